@@ -1,0 +1,89 @@
+/**
+ * The one error catalogue of SecondReader. Every error that leaves a module is an `SrError` with a stable
+ * `code` (tests assert codes, never messages), an HTTP status for the API, and the underlying `cause`.
+ * Add new codes here, grouped by module; never reuse or rename a published code.
+ */
+export const ERROR_CATALOGUE = {
+  // --- usage / configuration (CLI exit code 2) ---
+  USAGE: { status: 400, title: 'Invalid command-line usage' },
+  CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  IO_ERROR: { status: 500, title: 'File system error' },
+
+  // --- DICOM reading (src/dicom) ---
+  DICOM_NOT_DICOM: { status: 415, title: 'Not a DICOM file' },
+  DICOM_TRUNCATED: { status: 422, title: 'DICOM file is truncated' },
+  DICOM_MALFORMED: { status: 422, title: 'DICOM file is malformed' },
+  DICOM_MISSING_ATTRIBUTE: { status: 422, title: 'Required DICOM attribute missing or invalid' },
+  DICOM_UNSUPPORTED_TRANSFER_SYNTAX: { status: 415, title: 'Unsupported transfer syntax' },
+  DICOM_NO_PIXEL_DATA: { status: 422, title: 'DICOM object has no pixel data' },
+  DICOM_DECODE_FAILED: { status: 422, title: 'Pixel data could not be decoded' },
+  DICOM_FRAME_OUT_OF_RANGE: { status: 400, title: 'Frame index out of range' },
+  DICOM_CHARSET_UNSUPPORTED: { status: 422, title: 'Specific Character Set not supported' },
+  DICOM_WRITE_FAILED: { status: 500, title: 'DICOM object could not be written' },
+
+  // --- series → volume (src/dicom, src/imaging) ---
+  SERIES_EMPTY: { status: 422, title: 'Series has no usable image slices' },
+  SERIES_INCONSISTENT: { status: 422, title: 'Slices of the series are inconsistent' },
+  SERIES_DUPLICATE_POSITIONS: { status: 422, title: 'Series has duplicate slice positions' },
+  SERIES_MISSING_SLICES: { status: 422, title: 'Series has missing slices' },
+  SERIES_NONUNIFORM_SPACING: { status: 422, title: 'Series has non-uniform slice spacing' },
+  SERIES_GANTRY_TILT: { status: 422, title: 'Series is acquired with gantry tilt' },
+  SERIES_GEOMETRY_MISSING: { status: 422, title: 'Series lacks the geometry to build a volume' },
+  VOLUME_INVALID: { status: 422, title: 'Invalid volume' },
+  NIFTI_INVALID: { status: 422, title: 'Invalid NIfTI file' },
+
+  // --- imaging kernels ---
+  KERNEL_INVALID_ARGUMENT: { status: 400, title: 'Invalid argument to an imaging kernel' },
+
+  // --- engine / analyses ---
+  MANIFEST_INVALID: { status: 500, title: 'Analysis manifest is invalid' },
+  ANALYSIS_DUPLICATE: { status: 500, title: 'Analysis registered twice' },
+  ANALYSIS_FAILED: { status: 500, title: 'Analysis failed' },
+  ANALYSIS_TIMEOUT: { status: 504, title: 'Analysis timed out' },
+  OUTPUT_INVALID: { status: 500, title: 'Analysis output does not match the findings schema' },
+
+  // --- evaluation / phantoms ---
+  TRUTH_INVALID: { status: 422, title: 'Ground-truth file is invalid' },
+  PHANTOM_INVALID_OPTIONS: { status: 400, title: 'Invalid phantom options' },
+
+  // --- clinical calculators ---
+  CLINICAL_INVALID_INPUT: { status: 400, title: 'Invalid input to a clinical calculator' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface SrErrorOptions {
+  /** The underlying error, kept for logs. */
+  cause?: unknown;
+  /** Machine-readable context: file path, attribute keyword, frame index... */
+  details?: Record<string, unknown>;
+}
+
+export class SrError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: SrErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SrError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, status: this.status, message: this.message, details: this.details };
+  }
+}
+
+export function isSrError(e: unknown, code?: ErrorCode): e is SrError {
+  return e instanceof SrError && (code === undefined || e.code === code);
+}
+
+/** Wraps anything thrown into an SrError, keeping an existing SrError as it is. */
+export function toSrError(e: unknown, code: ErrorCode, message: string, details?: Record<string, unknown>): SrError {
+  if (e instanceof SrError) return e;
+  return new SrError(code, `${message}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, ...(details ? { details } : {}) });
+}

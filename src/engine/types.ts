@@ -1,0 +1,107 @@
+/**
+ * The analysis plug-in contract. The engine knows nothing disease-specific: an analysis is a typed
+ * manifest (imported by reference, validated at start-up) plus a `run` that turns a Volume into
+ * findings, study measurements and an optional label mask.
+ */
+import type { Logger } from '../core/log.ts';
+import type { DicomDataset } from '../dicom/types.ts';
+import type { Int16Volume, MaskVolume, Vec3 } from '../imaging/volume.ts';
+
+/** Bump when the contract below changes incompatibly; manifests declare the version they were written for. */
+export const ANALYSIS_API_VERSION = 1;
+
+/** What an analysis may learn about a series before any pixel is decoded. */
+export interface SeriesHeader {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly modality: string;
+  readonly seriesDescription: string | undefined;
+  readonly bodyPartExamined: string | undefined;
+  /** SliceThickness (mm) when given, else undefined. */
+  readonly sliceThicknessMm: number | undefined;
+  readonly imageType: readonly string[];
+  readonly instanceCount: number;
+  /** PatientAge in years, PatientSex as coded in DICOM. */
+  readonly patientAgeYears: number | undefined;
+  readonly patientSex: 'M' | 'F' | 'O' | undefined;
+  /** ContrastBolusAgent / ContrastBolusRoute present and non-empty. */
+  readonly contrastAgent: string | undefined;
+  /** Header of a representative instance, for anything else an analysis needs. */
+  readonly attributes: DicomDataset;
+}
+
+/** The volume an analysis receives, plus where every slice came from. */
+export interface SeriesVolume {
+  /** Modality values: Hounsfield units for CT (RescaleSlope/Intercept applied per slice). */
+  readonly volume: Int16Volume;
+  /** SOPInstanceUID of the source of each k slice (for SEG/SR references). */
+  readonly sliceSopInstanceUids: readonly string[];
+  readonly frameOfReferenceUid: string | undefined;
+  /** Non-fatal notes on how the volume was built (resampled for tilt, uneven spacing...). */
+  readonly notes: readonly string[];
+}
+
+export type AcceptDecision = { readonly accept: true } | { readonly accept: false; readonly reason: string };
+
+export interface MeasurementValue {
+  readonly value: number | string | boolean | null;
+  readonly unit?: string;
+  readonly note?: string;
+}
+
+/** One thing an analysis found. Coordinates in DICOM patient LPS millimetres. */
+export interface Finding {
+  readonly id: string;
+  readonly kind: string;
+  readonly centerMm: Vec3;
+  /** Calibrated 0..1 confidence that this finding is real, so FROC can sweep it. */
+  readonly probability: number;
+  /** Label value of this finding in the analysis label mask, if any. */
+  readonly label?: number;
+  /** Why it was flagged: the measurements a radiologist would judge it by. */
+  readonly reasons?: readonly string[];
+  readonly [extra: string]: unknown;
+}
+
+export interface LabelMap {
+  readonly mask: MaskVolume;
+  /** label value → description, e.g. 1 → "nodule n1". */
+  readonly labels: Readonly<Record<number, string>>;
+}
+
+export interface AnalysisOutput {
+  /** When the pixels show the series is not for this analysis after all. */
+  readonly skipped?: { readonly reason: string };
+  readonly findings: readonly Finding[];
+  readonly measurements: Readonly<Record<string, unknown>>;
+  readonly labelMap?: LabelMap;
+  /** Wall time per step (ms), reported in findings.json provenance. */
+  readonly stepTimesMs?: Readonly<Record<string, number>>;
+}
+
+export interface AnalysisContext {
+  readonly header: SeriesHeader;
+  readonly series: SeriesVolume;
+  readonly log: Logger;
+  /** Report progress: step name (one of manifest.steps) and fraction 0..1 of the whole analysis. */
+  readonly progress: (step: string, fraction: number) => void;
+  readonly signal: AbortSignal;
+}
+
+export interface AnalysisManifest {
+  readonly apiVersion: typeof ANALYSIS_API_VERSION;
+  /** kebab-case, stable: chest-ct-nodules */
+  readonly id: string;
+  /** semver */
+  readonly version: string;
+  readonly title: string;
+  /** Intended use statement, shown to users: assistive, who, for what. */
+  readonly intendedUse: string;
+  readonly modalities: readonly string[];
+  readonly resources: { readonly memoryMb: number; readonly threads: number };
+  /** Names of the pipeline steps, in order, for progress display. */
+  readonly steps: readonly string[];
+  /** Header-only decision (cheap, before decoding). The pixels may still reject in `run` via `skipped`. */
+  accepts(header: SeriesHeader): AcceptDecision;
+  run(ctx: AnalysisContext): Promise<AnalysisOutput>;
+}
