@@ -35,6 +35,7 @@ export const ERROR_CATALOGUE = {
 
   // --- imaging kernels ---
   KERNEL_INVALID_ARGUMENT: { status: 400, title: 'Invalid argument to an imaging kernel' },
+  KERNEL_WORKER_FAILED: { status: 500, title: 'An imaging kernel worker thread failed' },
 
   // --- engine / analyses ---
   MANIFEST_INVALID: { status: 500, title: 'Analysis manifest is invalid' },
@@ -42,6 +43,7 @@ export const ERROR_CATALOGUE = {
   ANALYSIS_FAILED: { status: 500, title: 'Analysis failed' },
   ANALYSIS_TIMEOUT: { status: 504, title: 'Analysis timed out' },
   OUTPUT_INVALID: { status: 500, title: 'Analysis output does not match the findings schema' },
+  ANALYSIS_CANCELLED: { status: 409, title: 'Analysis cancelled before it finished' },
 
   // --- evaluation / phantoms ---
   TRUTH_INVALID: { status: 422, title: 'Ground-truth file is invalid' },

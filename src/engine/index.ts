@@ -1,1 +1,4 @@
 export * from './types.ts';
+export * from './registry.ts';
+export * from './findings.ts';
+export * from './runner.ts';

@@ -1,0 +1,21 @@
+/** Public API of eval/: metrics (FROC/CPM, measurement, haemorrhage, overlap), real-data truth, and the runner. */
+export { runEval, evaluate, parseEvalArgs, findingToNodule, headPrediction, EVAL_HELP, EVAL_SEED_MIN, CHEST_ANALYSIS_ID, HEAD_ANALYSIS_ID } from './run-eval.ts';
+export type { EvalDeps, EvalIo, EvalOptions } from './run-eval.ts';
+export { chestCasesFromPhantoms, headCasesFromPhantoms } from './cases.ts';
+export type { ChestEvalCase, HeadEvalCase } from './cases.ts';
+export { matchCandidates, isHit, distanceMm } from './metrics/match.ts';
+export type { Candidate, TruthLesion, CandidateMatch } from './metrics/match.ts';
+export { computeFroc, frocCurve, sensitivityAt, CPM_FP_RATES } from './metrics/froc.ts';
+export type { FrocResult, FrocPoint, FrocOptions } from './metrics/froc.ts';
+export { computeNoduleMetrics, confusionMatrix, sizeBand, SIZE_BANDS } from './metrics/nodules.ts';
+export type { NoduleMetrics, NoduleTruth, NoduleDetection, ConfusionMatrix } from './metrics/nodules.ts';
+export { computeHemorrhageMetrics } from './metrics/hemorrhage.ts';
+export type { HemorrhageMetrics, HeadCaseTruth, HeadCasePrediction, BleedTruth, BleedFound } from './metrics/hemorrhage.ts';
+export { dice, jaccard, overlapOfArrays, maskOverlap } from './metrics/segmentation.ts';
+export { parseLidcXml } from './truth/lidc-xml.ts';
+export type { LidcReadMessage, LidcReaderNodule, LidcRoi } from './truth/lidc-xml.ts';
+export { lidcTruth } from './truth/lidc-truth.ts';
+export type { LidcTruth, LidcNodule, ReaderMark } from './truth/lidc-truth.ts';
+export { readSliceGeometries, pixelToLps } from './truth/slice-geometry.ts';
+export { maskTruth, readIbsiCtPhantomTruth } from './truth/ibsi.ts';
+export type { MaskTruth } from './truth/ibsi.ts';

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything SecondReader and its tests need on a fresh Debian machine:
+# Debian packages (dcmtk: real DIMSE peers and dcmdump; dicom3tools: the dciodvfy IOD validator) and the
+# npm dependencies from package-lock.json. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v dcmdump  >/dev/null 2>&1 || need+=(dcmtk)
+command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "setup: please install Debian packages: ${need[*]} (tests that need them will fail)" >&2
+  fi
+fi
+
+# onnxruntime-node (if ever a dependency) would try to download CUDA binaries in postinstall.
+export ONNXRUNTIME_NODE_INSTALL=skip
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+echo "setup: ok (node $(node -v), dcmtk $(dcmdump --version 2>/dev/null | head -1 | awk '{print $3}'))"

@@ -1,0 +1,10 @@
+/**
+ * The production list of analyses, in the order they run. Add an analysis by importing its manifest here
+ * (CONTRIBUTING.md, "Adding an analysis"); the engine validates the list at start-up and refuses to start on a
+ * bad or duplicate manifest. Tests register their own analyses by injection, never through this list.
+ */
+import type { AnalysisManifest } from '../engine/types.ts';
+import { chestCtNodules } from './chest-ct-nodules/manifest.ts';
+import { headCtHemorrhage } from './head-ct-hemorrhage/manifest.ts';
+
+export const ANALYSES: readonly AnalysisManifest[] = [chestCtNodules, headCtHemorrhage];
