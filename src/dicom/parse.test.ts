@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSrError } from '../core/errors.ts';
 import { parseDicom, readDicomFile, readDicomHeader, isDicomFileCandidate } from './parse.ts';
@@ -127,6 +128,15 @@ test('readDicomHeader gives the same dataset as a full read, without pixel decod
   assert.equal(await isDicomFileCandidate(join(T, 'ExplVR_LitEndNoMeta.dcm')), true);
   assert.equal(await isDicomFileCandidate(join(T, 'README.txt')), false);
   assert.equal(await isDicomFileCandidate(join(T, 'nope')), false);
+});
+
+test('readDicomHeader reports a file cut inside its pixel data as DICOM_TRUNCATED (not at decode time)', async () => {
+  const whole = readFileSync(join(T, 'CT_small.dcm'));
+  const dir = mkdtempSync(join(tmpdir(), 'sr-trunc-'));
+  const cut = join(dir, 'cut.dcm');
+  writeFileSync(cut, whole.subarray(0, whole.length - 1000));
+  await assert.rejects(readDicomHeader(cut), (e: unknown) => isSrError(e, 'DICOM_TRUNCATED') && e.details['source'] === cut);
+  await assert.rejects(readDicomFile(cut), (e: unknown) => isSrError(e, 'DICOM_TRUNCATED'));
 });
 
 /** Small deterministic PRNG (mulberry32) so fuzz failures reproduce. */

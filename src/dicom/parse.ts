@@ -21,6 +21,11 @@ export type DicomHeader = Omit<DicomFile, 'decodeFrame'>;
 export interface ParseOptions {
   /** Stop at the top-level pixel data element; its value is not read (or even present in `bytes`). */
   readonly headerOnly?: boolean;
+  /**
+   * With `headerOnly`: the size of the whole file `bytes` is the start of. Native pixel data that would run
+   * past it is reported as DICOM_TRUNCATED now, not when a frame is decoded long after indexing.
+   */
+  readonly fileSize?: number;
 }
 
 const MAX_DEPTH = 32;
@@ -52,6 +57,8 @@ interface Ctx {
   readonly explicit: boolean;
   readonly source: string;
   readonly headerOnly: boolean;
+  /** Bytes available in the whole file (headerOnly), else the buffer length. */
+  readonly fileSize: number;
   pixel: PixelLocation | undefined;
   extOffsets: Uint8Array | undefined;
   extLengths: Uint8Array | undefined;
@@ -249,6 +256,9 @@ function readDataset(
     // Pixel data at the top level is located, not read.
     if (depth === 0 && (tag === TAG_PIXEL_DATA || tag === TAG_FLOAT_PIXEL_DATA || tag === TAG_DOUBLE_PIXEL_DATA)) {
       if (ctx.headerOnly) {
+        if (len !== UNDEFINED && valueStart + len > ctx.fileSize) {
+          fail('DICOM_TRUNCATED', ctx, `pixel data length ${len} exceeds the ${ctx.fileSize - valueStart} bytes left in the file`, pos);
+        }
         ctx.pixel = { tag, vr, offset: valueStart, length: len === UNDEFINED ? -1 : len, encapsulated: len === UNDEFINED, fragments: [], basicOffsetTable: [] };
         return end;
       }
@@ -489,7 +499,7 @@ function parseInner(bytes: Uint8Array, source: string, options: ParseOptions): D
   if (metaStart >= 0) {
     // File meta group: explicit VR little endian, read while the group is 0002 (the group length is not trusted).
     const metaCtx: Ctx = {
-      bytes, dv: dv0, little: true, explicit: true, source, headerOnly: false, pixel: undefined,
+      bytes, dv: dv0, little: true, explicit: true, source, headerOnly: false, fileSize: bytes.length, pixel: undefined,
       extOffsets: undefined, extLengths: undefined, budget: 10000,
     };
     let end = metaStart;
@@ -562,6 +572,8 @@ function parseInner(bytes: Uint8Array, source: string, options: ParseOptions): D
     explicit,
     source,
     headerOnly: options.headerOnly === true,
+    // Only meaningful when `data` is the file itself (not an inflated deflate stream).
+    fileSize: data === bytes && options.fileSize !== undefined ? options.fileSize : Number.MAX_SAFE_INTEGER,
     pixel: undefined,
     extOffsets: undefined,
     extLengths: undefined,
@@ -635,7 +647,7 @@ export async function readDicomHeader(path: string): Promise<DicomHeader> {
       const { bytesRead } = await fh.read(buf, 0, chunk, 0);
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset, bytesRead);
       try {
-        const f = parseDicom(bytes, path, { headerOnly: true });
+        const f = parseDicom(bytes, path, { headerOnly: true, fileSize: size });
         // Without pixel data the chunk may have ended on an element boundary: only the whole file is sure.
         if (f.pixel === undefined && chunk < size) {
           chunk = Math.min(size, chunk * 4);
