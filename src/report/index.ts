@@ -1,0 +1,2 @@
+export * from './png.ts';
+export * from './slice-image.ts';
