@@ -21,6 +21,8 @@ export const ERROR_CATALOGUE = {
   DICOM_FRAME_OUT_OF_RANGE: { status: 400, title: 'Frame index out of range' },
   DICOM_CHARSET_UNSUPPORTED: { status: 422, title: 'Specific Character Set not supported' },
   DICOM_WRITE_FAILED: { status: 500, title: 'DICOM object could not be written' },
+  DICOM_WORKER_FAILED: { status: 500, title: 'A DICOM decode worker thread failed' },
+  DICOM_DECODE_TIMEOUT: { status: 504, title: 'Decoding a DICOM frame took too long' },
 
   // --- series → volume (src/dicom, src/imaging) ---
   SERIES_EMPTY: { status: 422, title: 'Series has no usable image slices' },

@@ -1,0 +1,92 @@
+/** Resampling onto a new spacing or onto any other grid (trilinear or nearest neighbour). */
+import type { Float32Volume, Mat3, Vec3, Volume, VoxelArray } from './volume.ts';
+import { createVolume, invert3, voxelCount, withData } from './volume.ts';
+import type { KernelOptions, MmLength } from './kernel-options.ts';
+import { invalid, toVec3 } from './kernel-options.ts';
+import { allocLike, shareArray } from './arrays.ts';
+import { resolveThreads, runChunks } from './parallel.ts';
+import type { ResampleParams } from './resample-core.ts';
+
+export type Interpolation = 'linear' | 'nearest';
+
+/** The geometry of a voxel grid (a Volume without its voxels). */
+export interface GridGeometry {
+  dims: Vec3;
+  spacing: Vec3;
+  origin: Vec3;
+  direction: Mat3;
+}
+
+export interface ResampleToGridOptions extends KernelOptions {
+  /** Default 'linear'. Use 'nearest' for masks and label volumes. */
+  interpolation?: Interpolation;
+  /** Value of output voxels more than half a voxel outside the input grid (default 0; −1024 suits CT). */
+  fill?: number;
+}
+
+export interface ResampleOptions extends ResampleToGridOptions {
+  /** New voxel spacing in mm. */
+  spacing: MmLength;
+}
+
+const INTEGER_ARRAYS = [Int16Array, Uint16Array, Uint8Array, Int32Array, Uint32Array];
+
+/**
+ * Resamples `vol` onto `grid`: each output voxel centre is mapped to patient LPS and back into the input's index
+ * space. Works for any two direction matrices. The result has the input's array type (integers are rounded).
+ */
+export function resampleToGrid<T extends VoxelArray>(vol: Volume<T>, grid: GridGeometry, opts: ResampleToGridOptions = {}): Volume<T> {
+  if (grid.dims.some((d) => !Number.isInteger(d) || d <= 0) || grid.spacing.some((x) => !(x > 0) || !Number.isFinite(x))) {
+    throw invalid(`invalid target grid ${grid.dims.join('×')} @ ${grid.spacing.join(',')} mm`);
+  }
+  // in_ijk = S_in⁻¹ D_in⁻¹ (D_out S_out ijk + o_out − o_in)
+  const dinv = invert3(vol.direction);
+  const a = new Float64Array(9);
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) {
+      let s = 0;
+      for (let q = 0; q < 3; q++) s += (dinv[r * 3 + q] as number) * (grid.direction[q * 3 + c] as number);
+      a[r * 3 + c] = (s * (grid.spacing[c] as number)) / (vol.spacing[r] as number);
+    }
+  }
+  const m = new Float64Array(12);
+  for (let r = 0; r < 3; r++) {
+    let t = 0;
+    for (let q = 0; q < 3; q++) t += (dinv[r * 3 + q] as number) * ((grid.origin[q] as number) - (vol.origin[q] as number));
+    m[r * 4] = a[r * 3] as number;
+    m[r * 4 + 1] = a[r * 3 + 1] as number;
+    m[r * 4 + 2] = a[r * 3 + 2] as number;
+    m[r * 4 + 3] = t / (vol.spacing[r] as number);
+  }
+  const interpolation = opts.interpolation ?? 'linear';
+  if (interpolation !== 'linear' && interpolation !== 'nearest') throw invalid(`unknown interpolation ${String(interpolation)}`);
+  const threads = resolveThreads(opts.threads, Math.max(voxelCount(grid.dims), voxelCount(vol.dims)));
+  const shared = threads > 1;
+  const p: ResampleParams = {
+    src: shared ? shareArray(vol.data) : vol.data,
+    dst: allocLike(vol.data, voxelCount(grid.dims), shared),
+    inDims: [...vol.dims],
+    outDims: [...grid.dims],
+    m,
+    linear: interpolation === 'linear',
+    round: INTEGER_ARRAYS.some((c) => vol.data instanceof c),
+    fill: opts.fill ?? 0,
+  };
+  runChunks('resample', p, grid.dims[2], threads);
+  return createVolume(p.dst as T, grid);
+}
+
+/**
+ * Resamples to a new spacing over the same field of view: origin and direction are kept and each axis gets
+ * round(n·s/s′) voxels (at least 1).
+ */
+export function resample<T extends VoxelArray>(vol: Volume<T>, opts: ResampleOptions): Volume<T> {
+  const spacing = toVec3(opts.spacing, 'spacing');
+  const dims = [0, 1, 2].map((a) => Math.max(1, Math.round(((vol.dims[a] as number) * (vol.spacing[a] as number)) / (spacing[a] as number)))) as Vec3;
+  return resampleToGrid(vol, { dims, spacing, origin: vol.origin, direction: vol.direction }, opts);
+}
+
+/** A Float32 copy of any volume, same geometry. */
+export function toFloat32(vol: Volume): Float32Volume {
+  return withData(vol, Float32Array.from(vol.data as ArrayLike<number>));
+}
