@@ -1,7 +1,8 @@
 /**
  * `npm run bench` / `secondreader bench [section...]`: prints speed and memory figures for this machine.
  * Sections: decode (throughput per transfer syntax), kernels (each imaging kernel on 512×512×300 int16),
- * chest (chest-ct-nodules end to end on 512×512×300), head (head-ct-hemorrhage end to end on 512×512×40).
+ * phantom (synthetic chest CT generation), chest (chest-ct-nodules end to end on 512×512×300), head
+ * (head-ct-hemorrhage end to end on 512×512×40).
  * No timing is asserted anywhere in the test suite: figures are read here, by people.
  */
 import os from 'node:os';
@@ -12,6 +13,7 @@ type Section = { readonly name: string; readonly run: () => Promise<unknown> };
 const SECTIONS: readonly Section[] = [
   { name: 'decode', run: async () => (await import('./decode.ts')).benchDecode() },
   { name: 'kernels', run: async () => (await import('./kernels.ts')).benchKernels() },
+  { name: 'phantom', run: async () => (await import('./phantom.ts')).benchPhantom() },
   { name: 'chest', run: async () => (await import('./chest.ts')).benchChest() },
   { name: 'head', run: async () => (await import('./head.ts')).benchHead() },
 ];
