@@ -3,14 +3,18 @@
  * decode every frame, single thread; rate of decoded bytes scaled to 150 MiB). The slice is a synthetic chest CT slice written as a real CT Image
  * Storage file, then transcoded by dcmtk (the reference implementation) into each syntax dcmtk can write;
  * JPEG 2000 uses the real TotalSegmentator CT series (512², JPEG 2000 lossless) and the NEMA 512² CT pair.
+ * Then "series → volume" (benchSeriesVolume; SR_BENCH_SERIES=0 skips it, SR_BENCH_SERIES_SLICES sets N).
  *   node --import tsx bench/decode.ts
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { measureDecodeThroughput, writeCtSeries } from '../src/dicom/index.ts';
+import { execFile } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { promisify } from 'node:util';
+import { analyzableStacks, buildSeriesVolume, decodeThreadsFor, measureDecodeThroughput, planStack, scanPaths, shutdownDecodePool, startDecodePool, writeCtSeries } from '../src/dicom/index.ts';
 import { createVolume } from '../src/imaging/index.ts';
 import { syntheticChest } from './kernels.ts';
 
@@ -91,6 +95,80 @@ export async function benchDecode(log: (s: string) => void = (s) => process.stdo
       rows.push(await measure(label, path, log));
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (process.env['SR_BENCH_SERIES'] !== '0') await benchSeriesVolume(log);
+  return rows;
+}
+
+export interface SeriesBenchRow {
+  readonly syntax: string;
+  readonly slices: number;
+  readonly scanSeconds: number;
+  readonly threads: number;
+  readonly buildSeconds: number;
+  readonly slicesPerSecond: number;
+}
+
+/**
+ * Series → volume: a 512×512×N synthetic chest series written by writeCtSeries (explicit VR LE, unsigned + intercept),
+ * transcoded file by file with dcmtk to JPEG-LS lossless and JPEG lossless SV1; each scanned (headers) and built
+ * with buildSeriesVolume on one thread and with the default policy (decode workers for compressed series).
+ * N = env SR_BENCH_SERIES_SLICES (default 300).
+ */
+export async function benchSeriesVolume(log: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<SeriesBenchRow[]> {
+  const slices = Math.max(2, Number(process.env['SR_BENCH_SERIES_SLICES'] ?? 300) || 300);
+  const dir = mkdtempSync(join(tmpdir(), 'sr-bench-series-'));
+  const rows: SeriesBenchRow[] = [];
+  const run = promisify(execFile);
+  try {
+    const chest = syntheticChest([512, 512, slices]);
+    const le = join(dir, 'le');
+    await writeCtSeries(chest, { outDir: le, storage: 'unsigned', uidSeed: 'bench-series' });
+    const names = readdirSync(le).sort();
+    const variants: Array<[string, string, string | undefined, string[]]> = [
+      ['Explicit VR little endian', le, undefined, []],
+      ['JPEG-LS lossless', join(dir, 'jls'), 'dcmcjpls', ['+el']],
+      ['JPEG lossless process 14 SV1', join(dir, 'jpl'), 'dcmcjpeg', ['+e1']],
+    ];
+    const t0 = performance.now();
+    const poolSize = await startDecodePool();
+    log(`series → volume, 512×512×${slices}; decode pool of ${poolSize} worker(s) started in ${((performance.now() - t0) / 1000).toFixed(2)} s (once per process, not counted below)`);
+    for (const [label, out, tool, args] of variants) {
+      if (tool) {
+        try {
+          mkdirSync(out, { recursive: true });
+          let next = 0;
+          const worker = async (): Promise<void> => {
+            while (next < names.length) {
+              const f = names[next++] as string;
+              await run(tool, [...args, join(le, f), join(out, f)]);
+            }
+          };
+          await Promise.all(Array.from({ length: availableParallelism() }, worker));
+        } catch (e) {
+          log(`${label.padEnd(32)} (skipped: ${tool} unavailable or failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+          continue;
+        }
+      }
+      let t = performance.now();
+      const scan = await scanPaths([out]);
+      const scanSeconds = (performance.now() - t) / 1000;
+      const stack = analyzableStacks(scan)[0]?.stack;
+      if (!stack) throw new Error(`no stack in ${out}`);
+      const auto = decodeThreadsFor(planStack(stack.frames));
+      for (const threads of auto > 1 ? [1, auto] : [1]) {
+        t = performance.now();
+        const sv = await buildSeriesVolume(stack.frames, { threads });
+        const buildSeconds = (performance.now() - t) / 1000;
+        if (sv.volume.dims[2] !== slices) throw new Error(`built ${sv.volume.dims[2]} slices, expected ${slices}`);
+        const row = { syntax: label, slices, scanSeconds, threads, buildSeconds, slicesPerSecond: slices / buildSeconds };
+        rows.push(row);
+        log(`${label.padEnd(32)} scan ${scanSeconds.toFixed(2).padStart(5)} s; build on ${String(threads).padStart(2)} thread(s) ${buildSeconds.toFixed(2).padStart(6)} s = ${row.slicesPerSecond.toFixed(0).padStart(5)} slices/s; scan+build ${(scanSeconds + buildSeconds).toFixed(2)} s`);
+      }
+    }
+  } finally {
+    await shutdownDecodePool();
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;

@@ -9,7 +9,8 @@ export { framesOf, imageTypeOf } from './frames.ts';
 export type { FrameRef } from './frames.ts';
 export { planStack } from './stack-geometry.ts';
 export type { StackPlan, StackPlanOptions, PlannedSlice, OutputSlice } from './stack-geometry.ts';
-export { buildSeriesVolume, buildVolumeFromPlan } from './volume-builder.ts';
+export { buildSeriesVolume, buildVolumeFromPlan, decodeThreadsFor, PARALLEL_MIN_FRAMES } from './volume-builder.ts';
+export { decodeThreads, startDecodePool, shutdownDecodePool, decodePoolSize } from './decode-pool.ts';
 export type { BuildVolumeOptions } from './volume-builder.ts';
 export {
   scanPaths, listFiles, readLazyDicomFile, groupFiles, instanceExclusion, analyzableStacks, mainStack,

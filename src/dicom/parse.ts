@@ -12,7 +12,7 @@ import { SrError, toSrError } from '../core/errors.ts';
 import type { DicomDataset, DicomFile, PixelDescription } from './types.ts';
 import { lookupTag, tagHex } from './dictionary.ts';
 import { DEFAULT_CHARSET, decodeString, resolveCharset, type Charset } from './charset.ts';
-import { decodeFrame, type PixelLocation, type Fragment } from './pixel-decode.ts';
+import { decodeFrame, type FrameSource, type PixelLocation, type Fragment } from './pixel-decode.ts';
 import { TS, isKnownTransferSyntax } from './transfer-syntax.ts';
 
 /** A parsed file without the pixel decoder (what `readDicomHeader` returns). */
@@ -468,6 +468,27 @@ function sniffRawDataset(bytes: Uint8Array, at: number): { little: boolean; expl
   return undefined;
 }
 
+/** The pixel source behind each parsed file, for the volume builder's zero-copy path (frames as views on the bytes). */
+const frameSources = new WeakMap<DicomFile, FrameSource>();
+
+/** The pixel source of a file returned by parseDicom / readDicomFile; undefined for other DicomFile objects. */
+export function frameSourceOf(file: DicomFile): FrameSource | undefined {
+  return frameSources.get(file);
+}
+
+const filePaths = new WeakMap<DicomFile, string>();
+
+/** Records that `file`'s frames can be decoded from a fresh read of `path` (lets decode workers read it themselves). */
+export function markFilePath<F extends DicomFile>(file: F, path: string): F {
+  filePaths.set(file, path);
+  return file;
+}
+
+/** The path a file was read from by readDicomFile / readLazyDicomFile; undefined for in-memory objects. */
+export function filePathOf(file: DicomFile): string | undefined {
+  return filePaths.get(file);
+}
+
 /** Parses a Part 10 file (or a bare dataset without preamble/file meta). Throws SrError DICOM_*. */
 export function parseDicom(bytes: Uint8Array, source: string, options: ParseOptions = {}): DicomFile {
   try {
@@ -596,8 +617,8 @@ function parseInner(bytes: Uint8Array, source: string, options: ParseOptions): D
     for (let i = 0; i < n; i++) table.push({ offset: Number(eo.getBigUint64(i * 8, true)), length: Number(el.getBigUint64(i * 8, true)) });
     pixelLoc.extendedOffsetTable = table;
   }
-  const frameSource = { source, transferSyntaxUID, bytes: data, little, pixel: pixelLoc, desc: pixel };
-  return {
+  const frameSource: FrameSource = { source, transferSyntaxUID, bytes: data, little, pixel: pixelLoc, desc: pixel };
+  const file: DicomFile = {
     source,
     transferSyntaxUID,
     dataset,
@@ -607,6 +628,8 @@ function parseInner(bytes: Uint8Array, source: string, options: ParseOptions): D
       return decodeFrame(frameSource, index);
     },
   };
+  frameSources.set(file, frameSource);
+  return file;
 }
 
 /** Reads and parses a file. Throws SrError IO_ERROR / NOT_FOUND for file-system problems, DICOM_* otherwise. */
@@ -617,7 +640,7 @@ export async function readDicomFile(path: string): Promise<DicomFile> {
   } catch (e) {
     throw ioError(e, path);
   }
-  return parseDicom(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+  return markFilePath(parseDicom(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path), path);
 }
 
 function ioError(e: unknown, path: string): SrError {

@@ -104,6 +104,24 @@ export async function decodeFrame(src: FrameSource, index: number): Promise<Deco
 
 // ---------- native ----------
 
+/**
+ * The zero-copy case of the volume builder: a native little-endian, 16-bit, single-sample frame as a Uint16
+ * view on the file bytes (bits above BitsStored not yet masked). undefined when the frame needs any other
+ * work (big endian, odd byte offset, colour, other widths, float data, out of range): decodeFrame handles it.
+ */
+export function nativeWords16(src: FrameSource, index: number): { words: Uint16Array; bitsStored: number; signed: boolean } | undefined {
+  const { pixel, desc } = src;
+  if (!pixel || !desc || pixel.encapsulated || pixel.length < 0 || !src.little || pixel.tag !== 0x7fe00010) return undefined;
+  if (desc.BitsAllocated !== 16 || desc.SamplesPerPixel !== 1 || codecFor(src.transferSyntaxUID) !== 'native') return undefined;
+  if (!Number.isInteger(index) || index < 0 || index >= desc.NumberOfFrames) return undefined;
+  const n = desc.Rows * desc.Columns;
+  const rel = index * n * 2;
+  if (rel + n * 2 > pixel.length) return undefined;
+  const byteOffset = src.bytes.byteOffset + pixel.offset + rel;
+  if (byteOffset % 2 !== 0) return undefined;
+  return { words: new Uint16Array(src.bytes.buffer, byteOffset, n), bitsStored: Math.min(desc.BitsStored, 16), signed: desc.PixelRepresentation === 1 };
+}
+
 function decodeNative(src: FrameSource, pixel: PixelLocation, d: PixelDescription, index: number): DecodedFrame {
   const pixels = d.Rows * d.Columns;
   const ybr422 = d.PhotometricInterpretation === 'YBR_FULL_422' && d.SamplesPerPixel === 3;
@@ -360,20 +378,39 @@ function finish(d: PixelDescription, raw: Uint8Array, bps: number, planar: boole
     if (fullWidth) {
       data = view(Target, raw, samples);
     } else {
-      const srcArr = bps === 1 ? raw.subarray(0, samples) : bps === 2 ? view(Uint16Array, raw, samples) : view(Uint32Array, raw, samples);
       const out = new Target(samples);
-      if (signed) {
-        const sh = 32 - bitsStored;
-        for (let i = 0; i < samples; i++) out[i] = ((srcArr[i] as number) << sh) >> sh;
+      if (bps === 2 && outBytes === 2) {
+        // The common CT case (BitsStored 12 in 16 bits): one monomorphic pass, no polymorphic element access.
+        mask16(view(Uint16Array, raw, samples), out as Uint16Array | Int16Array, bitsStored, signed);
       } else {
-        const mask = bitsStored >= 32 ? 0xffffffff : 2 ** bitsStored - 1;
-        for (let i = 0; i < samples; i++) out[i] = ((srcArr[i] as number) & mask) >>> 0;
+        const srcArr = bps === 1 ? raw.subarray(0, samples) : bps === 2 ? view(Uint16Array, raw, samples) : view(Uint32Array, raw, samples);
+        if (signed) {
+          const sh = 32 - bitsStored;
+          for (let i = 0; i < samples; i++) out[i] = ((srcArr[i] as number) << sh) >> sh;
+        } else {
+          const mask = bitsStored >= 32 ? 0xffffffff : 2 ** bitsStored - 1;
+          for (let i = 0; i < samples; i++) out[i] = ((srcArr[i] as number) & mask) >>> 0;
+        }
       }
       data = out;
     }
   }
   if (planar && d.SamplesPerPixel > 1) data = interleave(data, d.Rows * d.Columns, d.SamplesPerPixel);
   return { data, rows: d.Rows, columns: d.Columns, samplesPerPixel: d.SamplesPerPixel };
+}
+
+/** 16-bit samples → masked (unsigned) or sign-extended (signed) values; split per output type to stay monomorphic. */
+function mask16(src: Uint16Array, out: Uint16Array | Int16Array, bitsStored: number, signed: boolean): void {
+  const n = src.length;
+  if (signed) {
+    const sh = 32 - bitsStored;
+    const o = out as Int16Array;
+    for (let i = 0; i < n; i++) o[i] = ((src[i] as number) << sh) >> sh;
+  } else {
+    const mask = (1 << bitsStored) - 1;
+    const o = out as Uint16Array;
+    for (let i = 0; i < n; i++) o[i] = (src[i] as number) & mask;
+  }
 }
 
 /** A typed view on raw bytes when aligned, else an aligned copy. */

@@ -20,7 +20,7 @@ import type { FrameRef } from './frames.ts';
 import { framesOf, imageTypeOf } from './frames.ts';
 import type { StackPlanOptions } from './stack-geometry.ts';
 import { planStack } from './stack-geometry.ts';
-import { readDicomFile, readDicomHeader } from './parse.ts';
+import { markFilePath, readDicomFile, readDicomHeader } from './parse.ts';
 import type { DicomFile } from './types.ts';
 
 export interface FileProblem {
@@ -124,14 +124,14 @@ export async function listFiles(paths: readonly string[]): Promise<string[]> {
 export async function readLazyDicomFile(path: string): Promise<DicomFile> {
   const header = await readDicomHeader(path);
   let loaded: Promise<DicomFile> | undefined;
-  return {
+  return markFilePath({
     ...header,
     async decodeFrame(index: number) {
       const full = loaded ?? readDicomFile(path);
       if (header.frameCount > 1) loaded = full;
       return (await full).decodeFrame(index);
     },
-  };
+  }, path);
 }
 
 /** Reads every file under `paths` and groups the DICOM objects; unreadable files become problems. */

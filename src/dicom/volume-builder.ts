@@ -1,50 +1,82 @@
 /**
- * Stack → SeriesVolume: decodes frames one at a time in output order and writes modality values straight
- * into the Int16 volume buffer (at most two decoded slices alive, for interpolation).
+ * Stack → SeriesVolume: writes modality values straight into the Int16 volume buffer.
+ *
+ * The usual stack (one image per position, no resampling) takes the fast path: each slice is decoded into the
+ * volume at its offset, on worker threads for large compressed series (src/dicom/decode-pool.ts; the volume is
+ * then backed by a SharedArrayBuffer) or on this thread, where native 16-bit files are read into a reused
+ * buffer and converted in one pass from a view on the file bytes (src/dicom/slice-decode.ts). Other stacks
+ * (interpolated, duplicates to compare) decode frames one at a time in output order, at most two decoded
+ * slices alive.
  *
  * Modality values: stored × RescaleSlope + RescaleIntercept, per frame (slopes and intercepts may differ
  * between slices), rounded to the nearest integer and clamped to int16 with a note. The volume stays Int16
  * (the SeriesVolume contract; Hounsfield units are integers): a non-integer slope is applied exactly and
  * only the final rounding (≤ 0.5 unit) is lost, which is noted.
  */
-import { SrError } from '../core/errors.ts';
+import { SrError, isSrError } from '../core/errors.ts';
 import { createVolume } from '../imaging/volume.ts';
 import type { SeriesVolume } from '../engine/types.ts';
 import { getString } from './dataset.ts';
+import { decodeSlicesOnWorkers, decodeThreads, startDecodePool } from './decode-pool.ts';
 import type { FrameRef } from './frames.ts';
+import { filePathOf, frameSourceOf } from './parse.ts';
+import type { SliceJob } from './slice-decode.ts';
+import { ScratchBuffer, decodeFileSliceInto, decodeSliceFromPath, storedValues } from './slice-decode.ts';
 import type { StackPlan, StackPlanOptions } from './stack-geometry.ts';
 import { planStack } from './stack-geometry.ts';
-import type { DecodedFrame } from './types.ts';
+import { codecFor } from './transfer-syntax.ts';
 
 export interface BuildVolumeOptions extends StackPlanOptions {
   /** Called after each decoded frame: (frames decoded, frames to decode). */
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Decode threads. 1: this thread only. Default: decodeThreads() (os.availableParallelism()) worker threads for
+   * a compressed stack of at least PARALLEL_MIN_FRAMES single-frame files, else 1 (a native slice decodes in well
+   * under a millisecond, less than it costs to start workers).
+   */
+  readonly threads?: number;
+  /** Worker threads only: a worker that finishes no frame for this long is stopped (DICOM_DECODE_TIMEOUT). Default 120 s. */
+  readonly frameTimeoutMs?: number;
+}
+
+/** Below this many frames a compressed stack is decoded on the calling thread by default. */
+export const PARALLEL_MIN_FRAMES = 8;
+
+/** The fast path's frame for each output slice (one image per position, no interpolation), or undefined. */
+function directFrames(plan: StackPlan): FrameRef[] | undefined {
+  if (plan.resampled) return undefined;
+  const refs: FrameRef[] = [];
+  for (const o of plan.output) {
+    const only = plan.slices[o.lower]?.frames;
+    if (o.weight !== 0 || only?.length !== 1) return undefined;
+    refs.push(only[0] as FrameRef);
+  }
+  return refs;
+}
+
+/** Single-frame files that a worker can read again by path. */
+function workerEligible(refs: readonly FrameRef[]): boolean {
+  return refs.every((r) => r.file.frameCount === 1 && filePathOf(r.file) !== undefined);
+}
+
+/**
+ * Decode threads the builder will use for a stack: `threads` when given (1 if the frames cannot go to
+ * workers), else the default policy above.
+ */
+export function decodeThreadsFor(plan: StackPlan, options: Pick<BuildVolumeOptions, 'threads'> = {}): number {
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+    throw new SrError('CONFIG_INVALID', `threads must be a positive integer, got ${options.threads}`);
+  }
+  const refs = directFrames(plan);
+  if (!refs || refs.length < 2 || !workerEligible(refs)) return 1;
+  if (options.threads !== undefined) return Math.min(options.threads, refs.length);
+  const compressed = refs.some((r) => codecFor(r.file.transferSyntaxUID) !== 'native');
+  return compressed && refs.length >= PARALLEL_MIN_FRAMES ? Math.min(decodeThreads(), refs.length) : 1;
 }
 
 const INT16_MIN = -32768;
 const INT16_MAX = 32767;
-
-/** Stored values as true numbers: fixes the signedness when the decoded array type disagrees with PixelRepresentation. */
-function storedView(frame: DecodedFrame, ref: FrameRef): ArrayLike<number> {
-  const px = ref.file.pixel;
-  const data = frame.data;
-  if (!px) return data;
-  const bits = px.BitsStored;
-  if (px.PixelRepresentation === 1 && (data instanceof Uint16Array || data instanceof Uint8Array || data instanceof Uint32Array)) {
-    const shift = 32 - bits;
-    const out = new Int32Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = ((data[i] as number) << shift) >> shift;
-    return out;
-  }
-  if (px.PixelRepresentation === 0 && (data instanceof Int16Array || data instanceof Int8Array)) {
-    const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
-    const out = new Uint32Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = (data[i] as number) & mask;
-    return out;
-  }
-  return data;
-}
 
 class SliceSource {
   readonly notes = new Set<string>();
@@ -71,7 +103,7 @@ class SliceSource {
     if (!Number.isInteger(ref.rescaleSlope) || !Number.isInteger(ref.rescaleIntercept)) {
       this.notes.add(`non-integer RescaleSlope/Intercept (e.g. ${ref.rescaleSlope}/${ref.rescaleIntercept}): modality values rounded to integers`);
     }
-    return storedView(frame, ref);
+    return storedValues(frame.data, ref.file.pixel);
   }
 
   private async decode(ref: FrameRef): Promise<Float32Array> {
@@ -109,29 +141,6 @@ class SliceSource {
   }
 }
 
-/** Writes stored × slope + intercept, rounded and clamped to int16, into `out` at `base`; returns the clamp count. */
-function writeRescaled(stored: ArrayLike<number>, ref: FrameRef, out: Int16Array, base: number, n: number): number {
-  const slope = ref.rescaleSlope;
-  const intercept = ref.rescaleIntercept;
-  let clamped = 0;
-  if (slope === 1 && Number.isInteger(intercept)) {
-    for (let i = 0; i < n; i++) {
-      const v = (stored[i] as number) + intercept;
-      if (v < INT16_MIN) { out[base + i] = INT16_MIN; clamped++; }
-      else if (v > INT16_MAX) { out[base + i] = INT16_MAX; clamped++; }
-      else out[base + i] = v;
-    }
-    return clamped;
-  }
-  for (let i = 0; i < n; i++) {
-    const v = Math.round((stored[i] as number) * slope + intercept);
-    if (v < INT16_MIN) { out[base + i] = INT16_MIN; clamped++; }
-    else if (v > INT16_MAX) { out[base + i] = INT16_MAX; clamped++; }
-    else out[base + i] = v;
-  }
-  return clamped;
-}
-
 function sopUidsOf(plan: StackPlan): string[] {
   return plan.output.map((o) => {
     const idx = o.weight < 0.5 ? o.lower : o.lower + 1;
@@ -142,6 +151,8 @@ function sopUidsOf(plan: StackPlan): string[] {
 /** Builds the analysis volume of a planned stack. Throws SrError SERIES_* / DICOM_* codes. */
 export async function buildVolumeFromPlan(plan: StackPlan, options: BuildVolumeOptions = {}): Promise<SeriesVolume> {
   const n = plan.rows * plan.columns;
+  const direct = directFrames(plan);
+  if (direct) return buildDirect(plan, direct, options);
   const data = new Int16Array(n * plan.output.length);
   const needed = new Set<number>();
   for (const o of plan.output) {
@@ -154,12 +165,6 @@ export async function buildVolumeFromPlan(plan: StackPlan, options: BuildVolumeO
   let clamped = 0;
   for (let k = 0; k < plan.output.length; k++) {
     const o = plan.output[k] as { lower: number; weight: number };
-    const only = plan.slices[o.lower]?.frames;
-    if (!plan.resampled && o.weight === 0 && only?.length === 1) {
-      // Fast path (the usual case): stored values → modality values straight into the volume buffer.
-      clamped += writeRescaled(await source.stored(only[0] as FrameRef), only[0] as FrameRef, data, k * n, n);
-      continue;
-    }
     const a = await source.slice(o.lower);
     const b = o.weight > 0 ? await source.slice(o.lower + 1) : a;
     const w = o.weight;
@@ -171,7 +176,11 @@ export async function buildVolumeFromPlan(plan: StackPlan, options: BuildVolumeO
       else data[base + i] = v;
     }
   }
-  const notes = [...plan.notes, ...source.notes];
+  return assemble(plan, data, [...source.notes], clamped);
+}
+
+function assemble(plan: StackPlan, data: Int16Array, extraNotes: readonly string[], clamped: number): SeriesVolume {
+  const notes = [...plan.notes, ...extraNotes];
   if (clamped > 0) notes.push(`${clamped} voxel(s) outside the int16 range clamped to [${INT16_MIN}, ${INT16_MAX}]`);
   const firstFrame = plan.slices[0]?.frames[0];
   const volume = createVolume(data, { dims: plan.dims, spacing: plan.spacing, origin: plan.origin, direction: plan.direction });
@@ -181,6 +190,60 @@ export async function buildVolumeFromPlan(plan: StackPlan, options: BuildVolumeO
     frameOfReferenceUid: firstFrame ? getString(firstFrame.file.dataset, 'FrameOfReferenceUID') : undefined,
     notes,
   };
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+/** The fast path: output slice k is frame refs[k], decoded into the volume at k·rows·columns. */
+async function buildDirect(plan: StackPlan, refs: readonly FrameRef[], options: BuildVolumeOptions): Promise<SeriesVolume> {
+  const n = plan.rows * plan.columns;
+  const total = refs.length;
+  const notes: string[] = [];
+  const odd = refs.find((r) => !Number.isInteger(r.rescaleSlope) || !Number.isInteger(r.rescaleIntercept));
+  if (odd) notes.push(`non-integer RescaleSlope/Intercept (e.g. ${odd.rescaleSlope}/${odd.rescaleIntercept}): modality values rounded to integers`);
+  const job = (r: FrameRef): SliceJob => ({
+    path: filePathOf(r.file) ?? r.file.source, frameIndex: r.frameIndex, rows: plan.rows, columns: plan.columns,
+    rescaleSlope: r.rescaleSlope, rescaleIntercept: r.rescaleIntercept,
+  });
+  let threads = decodeThreadsFor(plan, options);
+  checkAborted(options.signal);
+  if (threads > 1) {
+    try {
+      await startDecodePool(threads);
+    } catch (e) {
+      // Workers that cannot start (no tsx in the worker, resource limits) cost speed, not the volume.
+      if (!isSrError(e, 'DICOM_WORKER_FAILED')) throw e;
+      notes.push(`decode workers unavailable (${e.message}): decoded on one thread`);
+      threads = 1;
+    }
+  }
+  if (threads > 1) {
+    const data = new Int16Array(new SharedArrayBuffer(n * total * 2));
+    let done = 0;
+    const r = await decodeSlicesOnWorkers(refs.map(job), refs.map((_, k) => k * n), data, {
+      threads,
+      signal: options.signal,
+      frameTimeoutMs: options.frameTimeoutMs,
+      onDone: () => options.onProgress?.(++done, total),
+    });
+    return assemble(plan, data, notes, r.clamped);
+  }
+  const data = new Int16Array(n * total);
+  const scratch = new ScratchBuffer();
+  let clamped = 0;
+  for (let k = 0; k < total; k++) {
+    checkAborted(options.signal);
+    const ref = refs[k] as FrameRef;
+    const path = filePathOf(ref.file);
+    // A lazily read single-frame file: read it into the reused buffer rather than through decodeFrame's fresh read.
+    clamped += path !== undefined && ref.file.frameCount === 1 && !frameSourceOf(ref.file)
+      ? await decodeSliceFromPath(job(ref), data, k * n, scratch)
+      : await decodeFileSliceInto(ref.file, job(ref), data, k * n);
+    options.onProgress?.(k + 1, total);
+  }
+  return assemble(plan, data, notes, clamped);
 }
 
 /** planStack + buildVolumeFromPlan. */
