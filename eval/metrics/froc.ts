@@ -21,6 +21,7 @@
  */
 import { SrError } from '../../src/core/index.ts';
 import { matchCandidates, type Candidate, type TruthLesion } from './match.ts';
+import { seededRandom } from '../../src/core/random.ts';
 
 export const CPM_FP_RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8] as const;
 
@@ -106,17 +107,6 @@ function cpmOf(curve: readonly FrocPoint[]): { sens: number[]; cpm: number } {
   return { sens, cpm: sens.reduce((a, b) => a + b, 0) / sens.length };
 }
 
-/** Mulberry32: small, seeded, good enough for bootstrap resampling. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Linear-interpolated percentile (numpy's default) of a sorted array. */
 export function percentile(sorted: readonly number[], q: number): number {

@@ -1,3 +1,5 @@
 export * from './errors.ts';
 export * from './log.ts';
 export * from './version.ts';
+export * from './atomic-file.ts';
+export * from './random.ts';

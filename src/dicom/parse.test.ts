@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { isSrError } from '../core/errors.ts';
 import { parseDicom, readDicomFile, readDicomHeader, isDicomFileCandidate } from './parse.ts';
 import { getSequence, getNumbers } from './dataset.ts';
+import { seededRandom } from '../core/random.ts';
 
 const DATA = join(import.meta.dirname, '../../../shared/data/dicom-conformance');
 const T = join(DATA, 'pydicom/test_files');
@@ -139,17 +140,7 @@ test('readDicomHeader reports a file cut inside its pixel data as DICOM_TRUNCATE
   await assert.rejects(readDicomFile(cut), (e: unknown) => isSrError(e, 'DICOM_TRUNCATED'));
 });
 
-/** Small deterministic PRNG (mulberry32) so fuzz failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 test('fuzz: truncations and byte flips end in success or a DICOM_* SrError, never a hang', { timeout: 120_000 }, async () => {
   const seeds = [

@@ -4,12 +4,12 @@
  * (a PACS import, a series-stability timer) never sees a half-written object.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
 import { SrError, toSrError } from '../core/errors.ts';
 import { GENERATOR } from '../core/version.ts';
+import { writeFileAtomic } from '../core/atomic-file.ts';
+
+export { writeFileAtomic, writeFileAtomicSync } from '../core/atomic-file.ts';
 import type { DicomDataset } from './types.ts';
 
 /** The part of the dcmjs API this module uses. */
@@ -108,51 +108,6 @@ export function dicomToBuffer(dataset: DicomDataset, options: DicomWriteOptions 
     return Buffer.from(ab);
   } catch (e) {
     throw toSrError(e, 'DICOM_WRITE_FAILED', 'dcmjs could not serialise the dataset', { SOPInstanceUID: sopInstance });
-  }
-}
-
-function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
-}
-
-/** Writes bytes atomically: temp file in the target folder, fsync, rename over the target. */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const tmp = tempPathFor(path);
-  try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch((unlinkErr: unknown) => unlinkErr); // the temp file may not exist; the first error wins
-    throw toSrError(e, 'IO_ERROR', `could not write ${path}`, { path });
-  }
-}
-
-/** Synchronous twin of writeFileAtomic, for generators that write thousands of small files in a loop. */
-export function writeFileAtomicSync(path: string, data: Uint8Array): void {
-  const tmp = tempPathFor(path);
-  try {
-    const fd = openSync(tmp, 'wx');
-    try {
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch (unlinkErr) {
-      void unlinkErr; // the temp file may not exist; the first error wins
-    }
-    throw toSrError(e, 'IO_ERROR', `could not write ${path}`, { path });
   }
 }
 

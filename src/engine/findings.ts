@@ -2,13 +2,12 @@
  * findings.json: the public output contract of `analyze` (docs/findings.schema.json). Types mirror the schema;
  * the schema is the authority, and every document is validated against it before it is written.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { SrError } from '../core/index.ts';
+import { SrError, writeFileAtomic } from '../core/index.ts';
 
 export const FINDINGS_SCHEMA_VERSION = 1;
 export const FINDINGS_FILE_NAME = 'findings.json';
@@ -158,32 +157,10 @@ export function assertValidFindingsDocument(doc: unknown): asserts doc is Findin
   }
 }
 
-/**
- * Writes a file atomically: a temp file in the same folder (same file system, so rename is atomic), fsync, then
- * rename over the target. A reader sees the old file or the new one, never a half-written one.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await mkdir(dir, { recursive: true });
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw new SrError('IO_ERROR', `cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, details: { path } });
-  }
-}
-
 /** Validates (OUTPUT_INVALID) then writes `findings.json` atomically. Returns the path written. */
 export async function writeFindingsFile(path: string, doc: FindingsDocument): Promise<string> {
   assertValidFindingsDocument(doc);
+  await mkdir(dirname(path), { recursive: true });
   await writeFileAtomic(path, JSON.stringify(doc, null, 2) + '\n');
   return path;
 }

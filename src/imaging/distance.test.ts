@@ -4,17 +4,9 @@ import { createVolume } from './volume.ts';
 import type { MaskVolume, Vec3 } from './volume.ts';
 import { distanceTransform } from './distance.ts';
 import { isSrError } from '../core/errors.ts';
+import { seededRandom } from '../core/random.ts';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function randomMask(dims: Vec3, spacing: Vec3, density: number, seed: number): MaskVolume {
   const r = rng(seed);
