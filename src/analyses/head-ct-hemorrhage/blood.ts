@@ -1,0 +1,229 @@
+/**
+ * Acute blood candidates.
+ *
+ * Window and smoothing (rationale): acute clotted blood is 50–90 HU (haematocrit-dependent, ≈ 56 HU at a normal
+ * haematocrit rising to ≈ 80–90 HU with clot retraction); grey matter is 30–40, white matter 20–30, CSF 0–10, and
+ * hyperdense normal structures (falx, venous sinuses) 40–80 but thin. Single voxels are too noisy to threshold
+ * (σ 3–8 HU on 0.5 mm pixels), so the HU are smoothed in-plane with σ = SMOOTH_SIGMA_MM (≈ 1 voxel of the working
+ * grid: noise ÷ ≈ 3.5 while a 3 mm structure keeps most of its contrast), never across thick slices (it would
+ * mix a bleed with the next 5 mm of brain), and with bone masked out (smoothForBlood). Then hysteresis: a bleed
+ * must hold SEED voxels (≥ SEED_LOW_REF, away from dense tissue and from the inner table) and grows through GROW
+ * voxels (≥ GROW_LOW_REF), both ≤ BLOOD_HIGH. GROW_LOW_REF (47) sits ≈ 3 smoothed-noise σ above grey matter (≤ 40),
+ * SEED_LOW_REF (56) at the bottom of the acute-blood range, so grey matter never seeds and the partial-volume rim
+ * of a bleed is still reached. Both are raised where the scan itself is brighter: by the deep-parenchyma
+ * calibration offset (parenchymaLevel) and, near the skull, to SEED/GROW_ABOVE_BASELINE over the median HU at
+ * that distance from the inner table (tableProfile).
+ * Calcifications and partial-volume bone: every voxel within DENSE_MARGIN_MM of smoothed HU ≥ DENSE_HU (a
+ * calcification core or bone) is excluded, which also removes the bright partial-volume rim around them.
+ */
+import type { Float32Volume, Int16Volume, MaskVolume, Volume } from '../../imaging/index.ts';
+import { connectedComponents, dilate, distanceTransform, gaussian, threshold, withData } from '../../imaging/index.ts';
+import type { BrainMasks } from './brain-extraction.ts';
+
+export const SMOOTH_SIGMA_MM = 1.0;
+/** Ventricular / cisternal CSF: smoothed HU at most this (CSF 0–10 HU; oedema 15–25 stays above). */
+export const CSF_HU = 14;
+export const SEED_LOW_REF = 56;
+export const GROW_LOW_REF = 47;
+export const BLOOD_HIGH = 95;
+export const DENSE_HU = 105;
+export const DENSE_MARGIN_MM = 1.2;
+export const SEED_DENSE_MARGIN_MM = 1.5;
+export const SEED_TABLE_MARGIN_MM = 1.2;
+
+/**
+ * Normalised (masked) Gaussian over soft tissue only: S = G∗(m·HU) / G∗m with m = −100 < HU < 200. Bone never
+ * leaks into its neighbours' smoothed values, so a thin collection against the inner table keeps its true HU
+ * instead of reading 100+ from the skull next to it; bone and air voxels keep their own HU.
+ */
+export function smoothForBlood(hu: Int16Volume): Float32Volume {
+  const sz = hu.spacing[2] < 1.5 ? SMOOTH_SIGMA_MM : 0;
+  const sigmaMm: [number, number, number] = [SMOOTH_SIGMA_MM, SMOOTH_SIGMA_MM, sz];
+  const n = hu.data.length;
+  const f = new Float32Array(n), m = new Float32Array(n);
+  for (let v = 0; v < n; v++) {
+    const x = hu.data[v] as number;
+    if (x > -100 && x < 200) { f[v] = x; m[v] = 1; }
+  }
+  const gf = gaussian(withData(hu, f), { sigmaMm });
+  const gm = gaussian(withData(hu, m), { sigmaMm });
+  const out = gf.data;
+  for (let v = 0; v < n; v++) {
+    const w = gm.data[v] as number;
+    out[v] = m[v] !== 0 && w > 0.05 ? (out[v] as number) / w : (hu.data[v] as number);
+  }
+  return gf;
+}
+
+export interface Candidates {
+  /** Component labels (1..count) of the grown candidates that hold a seed. */
+  readonly labels: Volume<Int32Array>;
+  readonly count: number;
+  readonly sizes: Int32Array;
+  /** Distance (mm) to dense tissue (smoothed ≥ DENSE_HU): bone and calcifications. */
+  readonly denseDistMm: Float32Volume;
+  readonly parenchymaHu: number;
+}
+
+/**
+ * Near bone the smoothed HU are contaminated by the skull, so a collection against the inner table loses its
+ * outer millimetres to the dense margin. They come back from the unsmoothed HU, but only within
+ * TABLE_REACH_MM of a grown candidate: the partial-volume layer along the whole inner table must never join.
+ */
+export const TABLE_REACH_MM = 3.5;
+const BONE_HU_FOR_PV = 200;
+export const PV_BAND_MM = 1.5;
+
+/** Typical deep parenchyma (mixed grey/white matter) on a calibrated scanner, smoothed HU. */
+export const REFERENCE_PARENCHYMA_HU = 31;
+
+/**
+ * Median smoothed HU of deep parenchyma (≥ 15 mm from the inner table, 10–60 HU). Scanners differ by several HU
+ * (calibration, kV, cupping/beam-hardening correction), so the blood window is shifted by this level's offset
+ * from REFERENCE_PARENCHYMA_HU (clamped to −4..+12 HU: blood is absolute, the offset only absorbs calibration).
+ */
+export function parenchymaLevel(smoothed: Float32Volume, masks: BrainMasks): number {
+  const hist = new Int32Array(51);
+  let n = 0;
+  for (let v = 0; v < smoothed.data.length; v += 3) {
+    if (masks.cavity.data[v] === 0 || (masks.tableDistMm.data[v] as number) < 15) continue;
+    const x = Math.round(smoothed.data[v] as number);
+    if (x < 10 || x > 60) continue;
+    hist[x - 10] = (hist[x - 10] as number) + 1;
+    n++;
+  }
+  let c = 0;
+  for (let b = 0; b < hist.length; b++) { c += hist[b] as number; if (c >= n / 2) return b + 10; }
+  return REFERENCE_PARENCHYMA_HU;
+}
+
+/**
+ * Median smoothed HU of the cavity per 1 mm of distance from the inner table (0..TABLE_PROFILE_MM). Real scans
+ * brighten towards the skull (beam hardening, through-plane partial volume of an oblique table, cortical grey
+ * matter): the blood window is raised wherever this profile rises above the deep parenchyma. The median ignores a
+ * collection that covers less than half of the convexity at that depth.
+ */
+export const TABLE_PROFILE_MM = 30;
+
+export function tableProfile(smoothed: Float32Volume, masks: BrainMasks): Float32Array {
+  // Histograms of integer HU (−50..149) per 1 mm bin: a median without sorting millions of values.
+  const H = 200, LO = -50;
+  const hist = new Int32Array((TABLE_PROFILE_MM + 1) * H);
+  const counts = new Int32Array(TABLE_PROFILE_MM + 1);
+  for (let v = 0; v < smoothed.data.length; v += 2) {
+    if (masks.cavity.data[v] === 0) continue;
+    const d = Math.floor(masks.tableDistMm.data[v] as number);
+    if (d > TABLE_PROFILE_MM) continue;
+    const b = Math.min(H - 1, Math.max(0, Math.round(smoothed.data[v] as number) - LO));
+    hist[d * H + b] = (hist[d * H + b] as number) + 1;
+    counts[d] = (counts[d] as number) + 1;
+  }
+  const out = new Float32Array(TABLE_PROFILE_MM + 1);
+  let last = REFERENCE_PARENCHYMA_HU;
+  for (let d = TABLE_PROFILE_MM; d >= 0; d--) {
+    const n = counts[d] as number;
+    if (n >= 50) {
+      let c = 0;
+      for (let b = 0; b < H; b++) { c += hist[d * H + b] as number; if (2 * c >= n) { last = b + LO; break; } }
+    }
+    out[d] = last;
+  }
+  return out;
+}
+
+/** Seeds must exceed the local (table-distance) baseline by this, grown voxels by GROW_ABOVE_BASELINE. */
+export const SEED_ABOVE_BASELINE = 24;
+export const GROW_ABOVE_BASELINE = 15;
+
+export function bloodCandidates(smoothed: Float32Volume, masks: BrainMasks, hu: Int16Volume): Candidates {
+  const level = parenchymaLevel(smoothed, masks);
+  const offset = Math.min(12, Math.max(-4, level - REFERENCE_PARENCHYMA_HU));
+  const profile = tableProfile(smoothed, masks);
+  const seedAt = new Float32Array(profile.length), growAt = new Float32Array(profile.length);
+  for (let d = 0; d < profile.length; d++) {
+    seedAt[d] = Math.max(SEED_LOW_REF + offset, (profile[d] as number) + SEED_ABOVE_BASELINE);
+    growAt[d] = Math.max(GROW_LOW_REF + offset, (profile[d] as number) + GROW_ABOVE_BASELINE);
+  }
+  const seedDeep = seedAt[TABLE_PROFILE_MM] as number, growDeep = growAt[TABLE_PROFILE_MM] as number;
+  const dense = threshold(smoothed, { low: DENSE_HU });
+  // Through-plane partial volume: where the skull runs obliquely through a thick slice (vertex, frontal and
+  // occipital poles, tilted acquisitions) a voxel holds brain and a sliver of bone and reads 50–100 HU although
+  // no bone voxel lies near it in-plane. Such voxels sit right over or under bone in the next slice; they and
+  // PV_BAND_MM around them count as dense.
+  const [nx, ny, nz] = hu.dims;
+  const plane = nx * ny;
+  const under = new Uint8Array(dense.data.length);
+  for (let k = 0; k < nz; k++) {
+    for (let p = 0; p < plane; p++) {
+      const v = k * plane + p;
+      if ((hu.data[v] as number) >= BONE_HU_FOR_PV) continue;
+      const up = k + 1 < nz && (hu.data[v + plane] as number) >= BONE_HU_FOR_PV;
+      const down = k > 0 && (hu.data[v - plane] as number) >= BONE_HU_FOR_PV;
+      if (up || down) under[v] = 1;
+    }
+  }
+  const underBand = dilate(withData(hu, under) as MaskVolume, { radiusMm: [PV_BAND_MM, PV_BAND_MM, Math.max(0.4 * hu.spacing[2], 0.1)] });
+  for (let v = 0; v < dense.data.length; v++) if (underBand.data[v] !== 0) dense.data[v] = 1;
+  const denseDistMm = distanceTransform(dense, { inside: false });
+  const n = smoothed.data.length;
+  const grow = new Uint8Array(n);
+  const seed = new Uint8Array(n);
+  const s = smoothed.data, cav = masks.cavity.data, dd = denseDistMm.data, td = masks.tableDistMm.data;
+  for (let v = 0; v < n; v++) {
+    if (cav[v] === 0) continue;
+    const x = s[v] as number;
+    const t = td[v] as number;
+    const bin = Math.floor(t);
+    const gLow = bin <= TABLE_PROFILE_MM ? (growAt[bin] as number) : growDeep;
+    if (x < gLow || x > BLOOD_HIGH) continue;
+    const d = dd[v] as number;
+    if (d < DENSE_MARGIN_MM) continue;
+    grow[v] = 1;
+    const sLow = bin <= TABLE_PROFILE_MM ? (seedAt[bin] as number) : seedDeep;
+    if (x >= sLow && d >= SEED_DENSE_MARGIN_MM && t >= SEED_TABLE_MARGIN_MM) seed[v] = 1;
+  }
+  const cc = connectedComponents(withData(smoothed, grow) as MaskVolume, { connectivity: 26 });
+  const hasSeed = new Uint8Array(cc.count + 1);
+  for (let v = 0; v < n; v++) if (seed[v] !== 0) hasSeed[cc.labels.data[v] as number] = 1;
+  const map = new Int32Array(cc.count + 1);
+  let count = 0;
+  for (let l = 1; l <= cc.count; l++) if (hasSeed[l]) map[l] = ++count;
+  const labels = new Int32Array(n);
+  const sizes = new Int32Array(count + 1);
+  const kept = new Uint8Array(n);
+  for (let v = 0; v < n; v++) {
+    const l = map[cc.labels.data[v] as number] as number;
+    if (l > 0) { labels[v] = l; kept[v] = 1; }
+  }
+  if (count > 0) {
+    const reach = distanceTransform(withData(smoothed, kept) as MaskVolume, { inside: false });
+    const [nx, ny] = smoothed.dims;
+    const plane = nx * ny;
+    // Nearest-label propagation, one voxel ring at a time, so each extension voxel joins the candidate it touches.
+    const todo: number[] = [];
+    for (let v = 0; v < n; v++) {
+      if (labels[v] !== 0 || cav[v] === 0 || (dd[v] as number) >= DENSE_MARGIN_MM || (reach.data[v] as number) > TABLE_REACH_MM) continue;
+      const x = hu.data[v] as number;
+      if (x >= GROW_LOW_REF + offset && x < 200) todo.push(v);
+    }
+    for (let pass = 0; pass < Math.ceil(TABLE_REACH_MM / smoothed.spacing[0]); pass++) {
+      const add: number[] = [];
+      for (const v of todo) {
+        if (labels[v] !== 0) continue;
+        const i = v % nx, j = Math.floor(v / nx) % ny;
+        let l = 0;
+        if (i > 0 && labels[v - 1] !== 0) l = labels[v - 1] as number;
+        else if (i < nx - 1 && labels[v + 1] !== 0) l = labels[v + 1] as number;
+        else if (j > 0 && labels[v - nx] !== 0) l = labels[v - nx] as number;
+        else if (j < ny - 1 && labels[v + nx] !== 0) l = labels[v + nx] as number;
+        else if (v >= plane && labels[v - plane] !== 0) l = labels[v - plane] as number;
+        else if (v + plane < n && labels[v + plane] !== 0) l = labels[v + plane] as number;
+        if (l !== 0) add.push(v, l);
+      }
+      if (add.length === 0) break;
+      for (let q = 0; q < add.length; q += 2) labels[add[q] as number] = add[q + 1] as number;
+    }
+  }
+  for (let v = 0; v < n; v++) { const l = labels[v] as number; if (l > 0) sizes[l] = (sizes[l] as number) + 1; }
+  return { labels: withData(smoothed, labels), count, sizes, denseDistMm, parenchymaHu: level };
+}

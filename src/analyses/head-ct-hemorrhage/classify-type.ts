@@ -1,0 +1,82 @@
+/**
+ * Bleed type from location and shape, and the rules that reject look-alikes. Pure functions of the component
+ * features (measure.ts), so every rule is testable without a volume.
+ *
+ * - Extra-axial (subdural / epidural): most voxels lie along the inner table (tableFraction) and the collection
+ *   is broad along the table and thin across it. Epidural: a lens — thick for its footprint (thickness /
+ *   footprint length large, the dura is stuck at the sutures); subdural: a crescent, long and thin.
+ * - Intraventricular: deep (far from the table) and bathed in ventricular CSF (its shell is largely CSF).
+ * - Subarachnoid: thin (small inscribed diameter), branching (high surface fraction), in sulci near the surface
+ *   or in the basal cisterns.
+ * - Intraparenchymal: compact and inside the brain — the default.
+ */
+import type { ComponentFeatures } from './measure.ts';
+
+/**
+ * Thickness over footprint (√ of the two long principal extents): an epidural lens is stopped by the sutures, so
+ * it is thick for its footprint (≈ 0.45–0.6); a subdural crescent spreads along the hemisphere (≈ 0.1–0.3).
+ */
+export const EPIDURAL_MIN_FLATNESS = 0.35;
+/**
+ * The dura is attached at the sutures, so an epidural collection stays within one bone (longest extent
+ * < ≈ 60 mm) while a subdural spreads along the hemisphere: a short, moderately thick collection is epidural.
+ */
+export const EPIDURAL_MAX_EXTENT_MM = 60;
+
+export type BleedType = 'intraparenchymal' | 'intraventricular' | 'subdural' | 'epidural' | 'subarachnoid';
+
+export interface TypeDecision { readonly type: BleedType; readonly reasons: string[] }
+
+const f1 = (x: number): string => x.toFixed(1);
+
+export function classifyType(c: ComponentFeatures): TypeDecision {
+  const footprint = Math.sqrt(c.extentsMm[0] * c.extentsMm[1]);
+  const flatness = c.thicknessMm / Math.max(footprint, 1);
+  // Extra-axial: broad contact with the inner table, spanning from the table to its own inner surface (its
+  // deepest voxel is about one thickness from the table), and off the midline (the falx stops convexity
+  // collections; midline collections at the skull base are cisternal blood).
+  const spansFromTable = c.maxTableDistMm <= 1.3 * c.thicknessMm + 2;
+  if (c.tableFraction >= 0.1 && c.thicknessMm >= 3 && spansFromTable && Math.abs(c.midlineDistMm) > 15) {
+    if (flatness >= EPIDURAL_MIN_FLATNESS || (c.extentsMm[0] < EPIDURAL_MAX_EXTENT_MM && flatness >= 0.15)) return { type: 'epidural', reasons: [`along the inner table (${(100 * c.tableFraction).toFixed(0)} % within 3 mm)`, `lens: ${f1(c.thicknessMm)} mm thick over a ${f1(footprint)} mm footprint`] };
+    return { type: 'subdural', reasons: [`along the inner table (${(100 * c.tableFraction).toFixed(0)} % within 3 mm)`, `crescent: ${f1(c.thicknessMm)} mm thick over a ${f1(footprint)} mm footprint`] };
+  }
+  // Intraventricular: bathed in ventricular CSF, or layering where blood settles in a supine patient — the
+  // occipital horns and atria: deep, paramedian, well posterior of the brain's centre.
+  if (c.shellCsfFraction >= 0.5 && c.centroidTableDistMm >= 20) {
+    return { type: 'intraventricular', reasons: [`deep (${f1(c.centroidTableDistMm)} mm from the table)`, `${(100 * c.shellCsfFraction).toFixed(0)} % of its rim is ventricular CSF`] };
+  }
+  const absMid = Math.abs(c.midlineDistMm);
+  if (c.maxTableDistMm >= 20 && absMid >= 8 && absMid <= 35 && c.posteriorMm >= 15 && c.thicknessMm < 20) {
+    return { type: 'intraventricular', reasons: [`layering in the occipital horn / atrium (${f1(c.posteriorMm)} mm posterior, ${f1(absMid)} mm off the midline, ${f1(c.centroidTableDistMm)} mm deep)`] };
+  }
+  if (Math.abs(c.midlineDistMm) <= 15 && c.tableFraction >= 0.15) {
+    return { type: 'subarachnoid', reasons: [`in the basal cisterns / interhemispheric fissure (${f1(Math.abs(c.midlineDistMm))} mm from the midline, on the skull base)`] };
+  }
+  // Sulcal / cisternal blood: thin and branching, so most of its voxels are on its surface (a haematoma of
+  // any size, even 1–2 mL, keeps ≤ 35 % of its voxels on the surface).
+  if (c.thicknessMm <= 7 && c.surfaceFraction >= 0.45) {
+    return { type: 'subarachnoid', reasons: [`thin (${f1(c.thicknessMm)} mm) and branching (${(100 * c.surfaceFraction).toFixed(0)} % surface voxels)`] };
+  }
+  return { type: 'intraparenchymal', reasons: [`compact (${f1(c.thicknessMm)} mm inscribed diameter) inside the brain`] };
+}
+
+/** Smallest reported bleed: below ≈ 0.4 mL a collection is a few voxels of a 5 mm slice, indistinguishable from noise. */
+export const MIN_VOLUME_ML = 0.4;
+/** Acute blood is ≥ 15 HU above any brain it sits in (grey matter ≤ 40, blood ≥ 55 at a normal haematocrit). */
+export const MIN_CONTRAST_HU = 15;
+
+export interface Rejection { readonly reject: true; readonly why: string }
+
+/** Look-alikes: noise specks, the falx, partial-volume skull, calcification rims. */
+export function rejectComponent(c: ComponentFeatures): Rejection | undefined {
+  if (c.volumeMl < MIN_VOLUME_ML) return { reject: true, why: 'too small' };
+  if (c.coreHu > 95) return { reject: true, why: `denser than acute blood (${c.coreHu.toFixed(0)} HU): calcification or partial-volume bone` };
+  if (c.maxRawHu >= 140 && c.volumeMl < 2) return { reject: true, why: `calcified core (${c.maxRawHu.toFixed(0)} HU)` };
+  // Surroundings denser than any parenchyma (≥ 45 HU) mean a partial-volume / beam-hardening zone (vertex,
+  // skull base): there a collection must stand out clearly.
+  if (c.backgroundHu >= 45 && c.coreHu - c.backgroundHu < 25) return { reject: true, why: `hyperdense surroundings (${c.backgroundHu.toFixed(0)} HU): partial-volume zone` };
+  if (c.coreHu - c.backgroundHu < MIN_CONTRAST_HU) return { reject: true, why: `too little contrast (${(c.coreHu - c.backgroundHu).toFixed(0)} HU over its surroundings)` };
+  if (c.midlineFraction > 0.6 && (c.thicknessMm < 4 || c.extentsMm[2] < 8)) return { reject: true, why: 'thin midline sheet (falx)' };
+  if (c.tableFraction > 0.7 && c.thicknessMm < 2.5) return { reject: true, why: 'thin layer on the inner table (partial-volume bone / beam hardening)' };
+  return undefined;
+}

@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { generateHeadPhantom } from '../../../eval/phantoms/head.ts';
+import type { HeadPhantomOptions } from '../../../eval/phantoms/head.ts';
+import { createVolume, lpsToIjk } from '../../imaging/index.ts';
+import type { Int16Volume } from '../../imaging/index.ts';
+import { acceptsHeadCt } from './manifest.ts';
+import { runPipeline } from './pipeline.ts';
+import { classifyType } from './classify-type.ts';
+import type { ComponentFeatures } from './measure.ts';
+import { workingGridGeometry } from './grid.ts';
+
+const small = (o: HeadPhantomOptions) => generateHeadPhantom({ dims: [192, 192, 30], sliceThicknessMm: 5, ...o });
+
+test('brain mask excludes the skull and holds a plausible intracranial volume', () => {
+  const p = small({ seed: 11, bleedType: 'intraparenchymal' });
+  const r = runPipeline(p.volume);
+  assert.ok(r.masks && r.work);
+  const { cavity, bone } = r.masks;
+  let overlap = 0;
+  for (let v = 0; v < cavity.data.length; v++) if (cavity.data[v] && (r.work.data[v] as number) >= 200) overlap++;
+  assert.equal(overlap, 0);
+  assert.ok(bone.data.some((x) => x !== 0));
+  assert.ok(r.masks.cavityMl > 900 && r.masks.cavityMl < 2000, `cavity ${r.masks.cavityMl} mL`);
+});
+
+test('an intraparenchymal bleed is found, typed, and its volume is within 10 %', () => {
+  const p = small({ seed: 1, bleedType: 'intraparenchymal', sliceThicknessMm: 2.5, dims: [192, 192, 60] });
+  const r = runPipeline(p.volume);
+  const truth = p.truth.bleeds[0];
+  assert.ok(truth);
+  const b = r.bleeds[0];
+  assert.ok(b, 'no bleed found');
+  assert.equal(b.type, 'intraparenchymal');
+  const err = Math.abs(b.features.volumeMl - truth.volumeMl) / truth.volumeMl;
+  assert.ok(err <= 0.1, `volume ${b.features.volumeMl} vs ${truth.volumeMl}`);
+});
+
+test('a bleed-free phantom with calcifications is negative', () => {
+  const p = small({ seed: 12, bleedType: 'none' });
+  assert.ok(p.truth.calcifications.length > 0);
+  const r = runPipeline(p.volume);
+  assert.equal(r.skipped, undefined);
+  assert.equal(r.bleeds.length, 0, r.bleeds.map((b) => `${b.type} ${b.features.volumeMl.toFixed(2)}`).join('; '));
+});
+
+test('midline shift within 1.5 mm on a shifted phantom', () => {
+  const p = small({ seed: 3, bleedType: 'subdural', sliceThicknessMm: 2.5, dims: [192, 192, 60] });
+  assert.ok(p.truth.midlineShiftMm > 2);
+  const r = runPipeline(p.volume);
+  assert.ok(r.septum);
+  assert.ok(Math.abs(Math.abs(r.septum.signedShiftMm) - p.truth.midlineShiftMm) <= 1.5, `${r.septum.signedShiftMm} vs ${p.truth.midlineShiftMm}`);
+  assert.equal(r.bleeds[0]?.type, 'subdural');
+});
+
+test('an epidural phantom is typed epidural', () => {
+  const p = small({ seed: 4, bleedType: 'epidural' });
+  const r = runPipeline(p.volume);
+  const truth = p.truth.bleeds[0];
+  assert.ok(truth);
+  const b = r.bleeds[0];
+  assert.ok(b, 'no bleed found');
+  assert.equal(b.type, 'epidural');
+  assert.ok(b.features.thicknessMm > 0.6 * (truth.maxThicknessMm ?? 0), `thickness ${b.features.thicknessMm} vs ${truth.maxThicknessMm}`);
+});
+
+const base: ComponentFeatures = {
+  label: 1, voxels: 1000, voxelVolumeMl: 10, volumeMl: 10, abc2VolumeMl: 9, abc2: { aMm: 1, bMm: 1, cMm: 1 }, centerMm: [60, 0, 0],
+  meanHu: 65, coreHu: 70, backgroundHu: 30, thicknessMm: 10, tableFraction: 0.5, maxTableDistMm: 11, centroidTableDistMm: 5,
+  shellCsfFraction: 0, midlineDistMm: 60, midlineFraction: 0, extentsMm: [90, 70, 10], surfaceFraction: 0.3, slices: 10, maxRawHu: 90, posteriorMm: 0,
+};
+
+test('extra-axial typing: crescent → subdural, lens → epidural', () => {
+  assert.equal(classifyType(base).type, 'subdural');
+  assert.equal(classifyType({ ...base, thicknessMm: 16, maxTableDistMm: 17, extentsMm: [37, 29, 15] }).type, 'epidural');
+  assert.equal(classifyType({ ...base, tableFraction: 0, maxTableDistMm: 40, centroidTableDistMm: 26, thicknessMm: 20, extentsMm: [30, 25, 20] }).type, 'intraparenchymal');
+});
+
+test('header acceptance: contrast and non-head series are refused with a reason', () => {
+  const h = { studyInstanceUid: '1', seriesInstanceUid: '2', modality: 'CT', seriesDescription: 'HEAD WO', bodyPartExamined: 'HEAD', sliceThicknessMm: 5, imageType: [], instanceCount: 30, patientAgeYears: 60, patientSex: 'M' as const, contrastAgent: undefined, attributes: {} };
+  assert.deepEqual(acceptsHeadCt(h), { accept: true });
+  assert.equal(acceptsHeadCt({ ...h, contrastAgent: 'IOHEXOL' }).accept, false);
+  assert.equal(acceptsHeadCt({ ...h, bodyPartExamined: 'CHEST' }).accept, false);
+  assert.equal(acceptsHeadCt({ ...h, modality: 'MR' }).accept, false);
+});
+
+test('a gantry-tilted grid is de-sheared onto the acquired planes', () => {
+  const t = (18.5 * Math.PI) / 180;
+  const vol: Int16Volume = createVolume(new Int16Array(8 * 8 * 4), { dims: [8, 8, 4], spacing: [1, 1, 5 / Math.cos(t)], direction: [1, 0, 0, 0, Math.cos(t), 0, 0, Math.sin(t), 1] });
+  const g = workingGridGeometry(vol, 1);
+  assert.equal(g.desheared, true);
+  assert.ok(Math.abs(g.spacing[2] - 5) < 1e-6);
+  // Slice k of the input lies in plane k of the output.
+  const k3 = lpsToIjk(g, [vol.origin[0], vol.origin[1] + 3 * Math.sin(t) * 0, vol.origin[2] + 3 * 5 / Math.cos(t)]);
+  assert.ok(Math.abs(k3[2] - 3) < 1e-6, `k ${k3[2]}`);
+});
+
+const GE = new URL('../../../../shared/data/ct-head-gantry-tilt/GE-human-head', import.meta.url).pathname;
+const CHEST = new URL('../../../../shared/data/radiomics-ibsi/ibsi_1_ct_radiomics_phantom/dicom/image', import.meta.url).pathname;
+
+async function loadDir(dir: string) {
+  const { scanPaths, seriesInputs } = await import('../../cli/dicom-source.ts');
+  const { inputs } = seriesInputs(await scanPaths([dir]));
+  const inp = inputs[0];
+  assert.ok(inp);
+  return { header: inp.header, series: await inp.loadVolume(new AbortController().signal) };
+}
+
+test('real GE head (tilted, uneven spacing, no known bleed): no bleed flagged', { skip: !existsSync(GE) }, async () => {
+  const { series } = await loadDir(GE);
+  const r = runPipeline(series.volume);
+  assert.equal(r.skipped, undefined);
+  assert.equal(r.bleeds.length, 0, r.bleeds.map((b) => `${b.type} ${b.features.volumeMl.toFixed(1)} mL`).join('; '));
+});
+
+test('a non-head CT volume is skipped with a reason', { skip: !existsSync(CHEST) }, async () => {
+  const { series } = await loadDir(CHEST);
+  const r = runPipeline(series.volume);
+  assert.ok(r.skipped && /not a head/.test(r.skipped), String(r.skipped));
+});

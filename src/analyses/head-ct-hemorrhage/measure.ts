@@ -1,0 +1,219 @@
+/**
+ * Per-component measurements: partial-volume corrected volume, ABC/2 on the same voxels, centre, thickness,
+ * and the shape/location features the type classifier and the false-positive rules use.
+ *
+ * Volume: a voxel that is part blood, part brain has HU between the two, so counting voxels over a threshold
+ * is biased by the threshold choice (and by 5 mm slices cutting a bleed's top and bottom). Instead each voxel
+ * of the component and of a 2 mm shell around it contributes its blood fraction (S − g)/(b − g), clamped to
+ * [0, 1], with b the component's core HU and g the surrounding tissue's HU (medians). Smoothing preserves these
+ * sums, so the smoothed HU serve.
+ */
+import type { Box, Float32Volume, MaskVolume, Vec3, Volume } from '../../imaging/index.ts';
+import { abc2FromSlices } from '../../clinical/index.ts';
+import { crop, dilate, distanceTransform, expandBox, ijkToLps, symmetricEigen3, voxelVolumeMm3, withData } from '../../imaging/index.ts';
+import type { BrainMasks } from './brain-extraction.ts';
+import type { Candidates } from './blood.ts';
+import { CSF_HU, DENSE_MARGIN_MM } from './blood.ts';
+import type { MidlinePlane } from './midline.ts';
+import { signedDistance } from './midline.ts';
+
+export const SHEET_REACH_MM = 8;
+
+export interface ComponentFeatures {
+  readonly label: number;
+  readonly voxels: number;
+  /** Plain voxel-count volume (mL). */
+  readonly voxelVolumeMl: number;
+  /** Partial-volume corrected volume (mL). */
+  readonly volumeMl: number;
+  readonly abc2VolumeMl: number;
+  readonly abc2: { aMm: number; bMm: number; cMm: number };
+  readonly centerMm: Vec3;
+  readonly meanHu: number;
+  readonly coreHu: number;
+  readonly backgroundHu: number;
+  /** Largest inscribed-sphere diameter (mm). */
+  readonly thicknessMm: number;
+  /** Fraction of voxels within 3 mm of the inner table. */
+  readonly tableFraction: number;
+  /** Largest distance from the inner table of any voxel (mm). */
+  readonly maxTableDistMm: number;
+  readonly centroidTableDistMm: number;
+  /** Fraction of the 2 mm shell that is deep CSF (ventricles, cisterns). */
+  readonly shellCsfFraction: number;
+  /** Signed distance of the centre from the ideal midline plane (mm), and fraction of voxels within 4 mm of it. */
+  readonly midlineDistMm: number;
+  readonly midlineFraction: number;
+  /** Principal extents (mm, ≈ 4σ), descending. */
+  readonly extentsMm: Vec3;
+  /** Surface voxels / all voxels. */
+  readonly surfaceFraction: number;
+  /** Extent along the slice normal (slices). */
+  readonly slices: number;
+  /** Highest unsmoothed HU inside (a calcified core shows here even when smoothing hides it). */
+  readonly maxRawHu: number;
+  /** How far posterior (LPS +y) of the cavity's centroid the centre lies (mm). */
+  readonly posteriorMm: number;
+}
+
+function median(a: number[]): number {
+  if (a.length === 0) return NaN;
+  a.sort((x, y) => x - y);
+  return a[Math.floor(a.length / 2)] as number;
+}
+
+/** Feret width of 2D points along angle θ, and the widest angle. */
+function feret(points: readonly [number, number][]): { a: number; b: number } {
+  let best = 0, bestAngle = 0;
+  const widthAt = (th: number): number => {
+    const c = Math.cos(th), s = Math.sin(th);
+    let lo = Infinity, hi = -Infinity;
+    for (const [x, y] of points) { const p = x * c + y * s; if (p < lo) lo = p; if (p > hi) hi = p; }
+    return hi - lo;
+  };
+  for (let d = 0; d < 180; d += 5) {
+    const w = widthAt((d * Math.PI) / 180);
+    if (w > best) { best = w; bestAngle = d; }
+  }
+  return { a: best, b: Math.min(best, widthAt(((bestAngle + 90) * Math.PI) / 180)) };
+}
+
+export function measureComponents(cand: Candidates, smoothed: Float32Volume, hu: Volume, masks: BrainMasks, plane: MidlinePlane | undefined): ComponentFeatures[] {
+  const out: ComponentFeatures[] = [];
+  const vol = smoothed;
+  const [nx, ny] = vol.dims;
+  const voxMm3 = voxelVolumeMm3(vol);
+  // Bounding boxes of all components in one pass.
+  const boxes: Box[] = [];
+  for (let l = 0; l <= cand.count; l++) boxes.push({ start: [Infinity, Infinity, Infinity], end: [-1, -1, -1] } as unknown as Box);
+  const L = cand.labels.data;
+  for (let v = 0; v < L.length; v++) {
+    const l = L[v] as number;
+    if (l === 0) continue;
+    const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / (nx * ny));
+    const b = boxes[l] as Box;
+    if (i < b.start[0]) b.start[0] = i;
+    if (j < b.start[1]) b.start[1] = j;
+    if (k < b.start[2]) b.start[2] = k;
+    if (i + 1 > b.end[0]) b.end[0] = i + 1;
+    if (j + 1 > b.end[1]) b.end[1] = j + 1;
+    if (k + 1 > b.end[2]) b.end[2] = k + 1;
+  }
+  for (let l = 1; l <= cand.count; l++) {
+    const box = expandBox(boxes[l] as Box, [SHEET_REACH_MM + 1, SHEET_REACH_MM + 1, vol.spacing[2] * 1.01], vol);
+    const lab = crop(cand.labels, box, { clamp: true });
+    const S = crop(smoothed, box, { clamp: true });
+    const H = crop(hu, box, { clamp: true });
+    const cav = crop(masks.cavity, box, { clamp: true });
+    const td = crop(masks.tableDistMm, box, { clamp: true });
+    const dd = crop(cand.denseDistMm, box, { clamp: true });
+    const n = lab.data.length;
+    const R = new Uint8Array(n);
+    for (let v = 0; v < n; v++) R[v] = lab.data[v] === l ? 1 : 0;
+    const Rm = withData(lab, R) as MaskVolume;
+    const inside = distanceTransform(Rm, { inside: true });
+    const zr = Math.max(0.5 * vol.spacing[2], 0.1);
+    const near = dilate(Rm, { radiusMm: [2, 2, vol.spacing[2] * 1.01] });
+    const far = dilate(Rm, { radiusMm: [4.5, 4.5, zr] });
+    const [cx, cy] = lab.dims;
+    const coreVals: number[] = [], allVals: number[] = [], bgVals: number[] = [];
+    let count = 0, sumS = 0, tableNear = 0, maxTd = 0, shell = 0, shellCsf = 0, midNear = 0, surface = 0;
+    let si = 0, sj = 0, sk = 0;
+    const cov = [0, 0, 0, 0, 0, 0];
+    const pts: Vec3[] = [];
+    let maxInside = 0;
+    let maxRaw = -Infinity;
+    const sliceCount = new Map<number, [number, number][]>();
+    for (let v = 0; v < n; v++) {
+      const i = v % cx, j = Math.floor(v / cx) % cy, k = Math.floor(v / (cx * cy));
+      const s = S.data[v] as number;
+      if (R[v] !== 0) {
+        count++;
+        if ((H.data[v] as number) > maxRaw) maxRaw = H.data[v] as number;
+        sumS += s;
+        allVals.push(s);
+        const din = inside.data[v] as number;
+        if (din > maxInside) maxInside = din;
+        if (din > 1.4 * vol.spacing[0]) coreVals.push(s);
+        if (din <= vol.spacing[0] * 1.01) surface++;
+        const t = td.data[v] as number;
+        if (t <= 3) tableNear++;
+        if (t > maxTd) maxTd = t;
+        si += i; sj += j; sk += k;
+        const mm: Vec3 = [i * vol.spacing[0], j * vol.spacing[1], k * vol.spacing[2]];
+        pts.push(mm);
+        let arr = sliceCount.get(k);
+        if (!arr) { arr = []; sliceCount.set(k, arr); }
+        arr.push([mm[0], mm[1]]);
+        if (plane) {
+          const p = ijkToLps(lab, [i, j, k]);
+          if (Math.abs(signedDistance(plane, p)) <= 4) midNear++;
+        }
+      } else if (cav.data[v] !== 0 && (dd.data[v] as number) >= DENSE_MARGIN_MM) {
+        if (near.data[v] !== 0) {
+          shell++;
+          if (s <= CSF_HU + 6 && (td.data[v] as number) >= 10) shellCsf++;
+        } else if (far.data[v] !== 0 && lab.data[v] === 0) bgVals.push(s);
+      }
+    }
+    if (count === 0) continue;
+    const mean: Vec3 = [0, 0, 0];
+    for (const p of pts) { mean[0] += p[0]; mean[1] += p[1]; mean[2] += p[2]; }
+    mean[0] /= count; mean[1] /= count; mean[2] /= count;
+    for (const p of pts) {
+      const a = p[0] - mean[0], b = p[1] - mean[1], c = p[2] - mean[2];
+      cov[0] = (cov[0] as number) + a * a; cov[1] = (cov[1] as number) + a * b; cov[2] = (cov[2] as number) + a * c;
+      cov[3] = (cov[3] as number) + b * b; cov[4] = (cov[4] as number) + b * c; cov[5] = (cov[5] as number) + c * c;
+    }
+    const eig = symmetricEigen3(cov.map((x) => x / count));
+    const ext = eig.values.map((x) => 4 * Math.sqrt(Math.max(0, x))).sort((a, b) => b - a) as Vec3;
+    const core = coreVals.length >= 5 ? median(coreVals) : (allVals.sort((a, b) => a - b)[Math.floor(0.75 * (allVals.length - 1))] as number);
+    const bg = bgVals.length >= 5 ? median(bgVals) : 30;
+    const span = Math.max(core - bg, 10);
+    let frac = 0;
+    // A collection along the inner table thins out into a sheet too thin to pass the window (a subdural's
+    // feathered edges): its blood is still there as a fraction of the voxels along the table, up to
+    // SHEET_REACH_MM beyond the detected part.
+    const alongTable = tableNear / count >= 0.1;
+    const sheet = alongTable ? dilate(Rm, { radiusMm: [SHEET_REACH_MM, SHEET_REACH_MM, vol.spacing[2] * 1.01] }) : near;
+    for (let v = 0; v < n; v++) {
+      const inR = R[v] !== 0;
+      const inSheet = alongTable && sheet.data[v] !== 0 && (td.data[v] as number) <= 4;
+      const inShell = !inR && (near.data[v] !== 0 || inSheet) && cav.data[v] !== 0 && lab.data[v] === 0 && (dd.data[v] as number) >= DENSE_MARGIN_MM;
+      if (!inR && !inShell) continue;
+      const f = ((S.data[v] as number) - bg) / span;
+      // Voxels that passed the window are counted whole: their shortfall from the core HU is noise or the
+      // slab's partial volume, which the shell's fractions on the other side of the edge already balance.
+      frac += inR ? 1 : Math.min(1, Math.max(0, f));
+    }
+    // ABC/2 on the component's own slices (the working grid's slices are the acquired planes).
+    const ks = [...sliceCount.keys()].sort((a, b) => a - b);
+    const k0 = ks[0] as number, k1 = ks[ks.length - 1] as number;
+    const areas: number[] = [];
+    let refK = k0, refArea = -1;
+    for (let k = k0; k <= k1; k++) {
+      const a = (sliceCount.get(k)?.length ?? 0) * vol.spacing[0] * vol.spacing[1];
+      areas.push(a);
+      if (a > refArea) { refArea = a; refK = k; }
+    }
+    const fr = feret(sliceCount.get(refK) ?? []);
+    const px = vol.spacing[0];
+    const abc = abc2FromSlices({ sliceAreasMm2: areas, sliceThicknessMm: vol.spacing[2], largestSliceDiametersMm: { a: fr.a + px, b: Math.min(fr.a + px, fr.b + px) } });
+    const cIjk: Vec3 = [si / count, sj / count, sk / count];
+    const centerMm = ijkToLps(lab, cIjk);
+    const ci = Math.round(cIjk[0]) + cx * (Math.round(cIjk[1]) + cy * Math.round(cIjk[2]));
+    out.push({
+      label: l, voxels: count, voxelVolumeMl: (count * voxMm3) / 1000, volumeMl: (frac * voxMm3) / 1000,
+      abc2VolumeMl: abc.volumeMl, abc2: { aMm: abc.aMm, bMm: abc.bMm, cMm: abc.cMm },
+      centerMm, meanHu: sumS / count, coreHu: core, backgroundHu: bg,
+      thicknessMm: 2 * maxInside,
+      tableFraction: tableNear / count, maxTableDistMm: maxTd, centroidTableDistMm: (td.data[ci] as number | undefined) ?? 0,
+      shellCsfFraction: shell > 0 ? shellCsf / shell : 0,
+      midlineDistMm: plane ? signedDistance(plane, centerMm) : NaN, midlineFraction: midNear / count,
+      extentsMm: ext, surfaceFraction: surface / count, slices: k1 - k0 + 1, maxRawHu: maxRaw,
+      posteriorMm: centerMm[1] - masks.cavityCentroidMm[1],
+    });
+  }
+  return out;
+}
+
