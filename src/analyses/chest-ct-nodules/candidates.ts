@@ -1,0 +1,112 @@
+/**
+ * Nodule candidates on an isotropic grid of the lung box (spacing-aware: every size is in mm):
+ * - multi-scale blob filter: γ-normalised Hessian eigenvalues (σ² λ) at σ = 1…4 mm; a bright blob has three
+ *   negative eigenvalues of similar size, so the dot measure |λ1|²/|λ3| (|λ1| ≤ |λ2| ≤ |λ3|) is high for blobs and
+ *   ≈ 0 for tubes (λ1 ≈ 0) and plates (λ1, λ2 ≈ 0); its local maxima are the candidates, strongest first;
+ * - dense cores: solid tissue (and, at a lower level, ground glass) opened by a ball removes the vessels thinner
+ *   than the ball and keeps the cores of large nodules and masses, whose centres the blob filter cannot see
+ *   (the Hessian is flat deep inside a large sphere).
+ */
+import type { Float32Volume, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
+import { connectedComponents, distanceTransform, hessianEigenvalues, ijkToLps, localMaxima, maskAnd, open, threshold, withData } from '../../imaging/index.ts';
+
+export interface Candidate {
+  /** Voxel of the detection grid. */
+  ijk: Vec3;
+  lps: Vec3;
+  /** Estimated radius (mm). */
+  radiusMm: number;
+  /** Best blob response (HU, γ-normalised) at the candidate, and its scale. */
+  blob: number;
+  sigmaMm: number;
+  source: 'blob' | 'solid-core' | 'ground-glass-core';
+}
+
+export interface CandidateOptions {
+  scalesMm?: readonly number[];
+  /** Minimum blob response (HU) for a blob candidate. */
+  minBlob?: number;
+  maxBlobCandidates?: number;
+}
+
+export const DEFAULT_SCALES_MM = [1, 1.6, 2.5, 4] as const;
+
+export interface BlobMap {
+  response: Float32Volume;
+  /** Index into the scale list of the best response per voxel. */
+  scaleIndex: Uint8Array;
+  scalesMm: readonly number[];
+}
+
+/** Max over scales of the normalised dot response, inside the mask. */
+export function blobResponse(iso: Int16Volume, lung: MaskVolume, scalesMm: readonly number[]): BlobMap {
+  const n = iso.data.length;
+  const best = new Float32Array(n);
+  const scaleIndex = new Uint8Array(n);
+  scalesMm.forEach((sigmaMm, s) => {
+    const { l1, l2, l3 } = hessianEigenvalues(iso, { sigmaMm, normalize: true, mask: lung, truncate: 2.5 });
+    const a = l1.data, b = l2.data, c = l3.data;
+    for (let v = 0; v < n; v++) {
+      const e1 = a[v] as number, e3 = c[v] as number;
+      if (!(e1 < 0 && (b[v] as number) < 0 && e3 < 0)) continue;
+      const r = (e1 * e1) / -e3;
+      if (r > (best[v] as number)) { best[v] = r; scaleIndex[v] = s; }
+    }
+  });
+  return { response: withData(iso, best), scaleIndex, scalesMm };
+}
+
+/** Candidate centres of dense cores: the deepest voxel of each opened component. */
+function coreCandidates(iso: Int16Volume, lung: MaskVolume, lowHu: number, radiusMm: number, source: Candidate['source']): Candidate[] {
+  const dense = maskAnd(threshold(iso, { low: lowHu }), lung);
+  const opened = open(dense, { radiusMm });
+  const cc = connectedComponents(opened, { connectivity: 26 });
+  if (cc.count === 0) return [];
+  const dist = distanceTransform(opened).data;
+  const bestV = new Int32Array(cc.count + 1).fill(-1);
+  const bestD = new Float32Array(cc.count + 1);
+  for (let v = 0; v < dist.length; v++) {
+    const l = cc.labels.data[v] as number;
+    if (l !== 0 && (dist[v] as number) > (bestD[l] as number)) { bestD[l] = dist[v] as number; bestV[l] = v; }
+  }
+  const [nx, ny] = iso.dims;
+  const out: Candidate[] = [];
+  const minVox = ((4 / 3) * Math.PI * radiusMm ** 3) / (iso.spacing[0] * iso.spacing[1] * iso.spacing[2]);
+  for (let l = 1; l <= cc.count; l++) {
+    const v = bestV[l] as number;
+    if (v < 0 || (cc.sizes[l] as number) < minVox) continue;
+    const k = Math.floor(v / (nx * ny)), j = Math.floor((v - k * nx * ny) / nx), i = v - k * nx * ny - j * nx;
+    out.push({ ijk: [i, j, k], lps: ijkToLps(iso, [i, j, k]), radiusMm: Math.max(radiusMm, bestD[l] as number), blob: 0, sigmaMm: 0, source });
+  }
+  return out;
+}
+
+export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: CandidateOptions = {}): { candidates: Candidate[]; blob: BlobMap } {
+  const scales = opts.scalesMm ?? DEFAULT_SCALES_MM;
+  const blob = blobResponse(iso, lung, scales);
+  const maxima = localMaxima(blob.response, { mask: lung, minValue: opts.minBlob ?? 12, minDistanceMm: 3, maxCount: opts.maxBlobCandidates ?? 250 });
+  const [nx, ny] = iso.dims;
+  const candidates: Candidate[] = maxima.map((m) => {
+    const v = m.ijk[0] + m.ijk[1] * nx + m.ijk[2] * nx * ny;
+    const sigmaMm = scales[blob.scaleIndex[v] as number] as number;
+    // A ball of radius r gives its strongest normalised response at σ ≈ r / √3 in 3D.
+    return { ijk: m.ijk, lps: m.lps, radiusMm: sigmaMm * 1.7, blob: m.value, sigmaMm, source: 'blob' as const };
+  });
+  for (const c of coreCandidates(iso, lung, -400, 3, 'solid-core')) candidates.push(c);
+  for (const c of coreCandidates(iso, lung, -720, 4.5, 'ground-glass-core')) candidates.push(c);
+  // Merge: a core candidate within the radius of a blob candidate adds nothing new except a size hint.
+  const kept: Candidate[] = [];
+  for (const c of candidates) {
+    const dup = kept.find((k) => Math.hypot(k.lps[0] - c.lps[0], k.lps[1] - c.lps[1], k.lps[2] - c.lps[2]) < Math.max(2.5, 0.6 * Math.min(k.radiusMm, c.radiusMm)));
+    if (dup) {
+      if (c.radiusMm > dup.radiusMm) dup.radiusMm = c.radiusMm;
+      continue;
+    }
+    kept.push(c);
+  }
+  for (const c of kept) {
+    const v = c.ijk[0] + c.ijk[1] * nx + c.ijk[2] * nx * ny;
+    if (c.source !== 'blob') { c.blob = blob.response.data[v] as number; c.sigmaMm = scales[blob.scaleIndex[v] as number] as number; }
+  }
+  return { candidates: kept, blob };
+}

@@ -1,0 +1,47 @@
+/**
+ * Real data: the LIDC-IDRI-0003 excerpt (11 slices of 2.5 mm, read in place from ../shared/data): the
+ * 4-reader nodule must be found near the readers' consensus centre with a diameter within 30 % of the readers'
+ * mean. Skipped when the shared data is not present.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { silentLogger } from '../../core/log.ts';
+import { scanPaths, seriesInputs } from '../../cli/dicom-source.ts';
+import { parseLidcXml } from '../../../eval/truth/lidc-xml.ts';
+import { lidcTruth } from '../../../eval/truth/lidc-truth.ts';
+import { readSliceGeometries } from '../../../eval/truth/slice-geometry.ts';
+import { chestCtNodules } from './manifest.ts';
+
+const DATA = resolve(dirname(new URL(import.meta.url).pathname), '../../../../shared/data/chest-ct-lidc');
+
+async function findXmlDir(root: string): Promise<string | undefined> {
+  const entries = await readdir(root, { withFileTypes: true, recursive: true });
+  return entries.find((e) => e.isFile() && e.name.endsWith('.xml'))?.parentPath;
+}
+
+test('LIDC-IDRI-0003: the 4-reader nodule is found near the readers\' centre, diameter within 30 %', { skip: !existsSync(DATA) && 'shared data missing' }, async () => {
+  const dir = await findXmlDir(DATA);
+  assert.ok(dir, 'LIDC series folder');
+  const xmlName = (await readdir(dir)).find((n) => n.endsWith('.xml')) as string;
+  const truth = lidcTruth(parseLidcXml(await readFile(join(dir, xmlName), 'utf8')), await readSliceGeometries(dir), { caseId: 'LIDC-IDRI-0003' });
+  const target = truth.nodules.filter((n) => n.readers >= 3).sort((a, b) => b.readers - a.readers)[0];
+  assert.ok(target, 'a nodule marked by ≥ 3 readers inside the excerpt');
+  const { inputs } = seriesInputs(await scanPaths([dir]));
+  const input = inputs[0];
+  assert.ok(input);
+  assert.equal(chestCtNodules.accepts(input.header).accept, true);
+  const series = await input.loadVolume(new AbortController().signal);
+  const out = await chestCtNodules.run({ header: input.header, series, log: silentLogger, progress: () => undefined, signal: new AbortController().signal });
+  assert.equal(out.skipped, undefined, out.skipped?.reason);
+  const near = out.findings
+    .map((f) => ({ f, d: Math.hypot(f.centerMm[0] - target.centerMm[0], f.centerMm[1] - target.centerMm[1], f.centerMm[2] - target.centerMm[2]) }))
+    .filter((x) => x.d < target.diameterMm / 2)
+    .sort((a, b) => b.f.probability - a.f.probability)[0];
+  assert.ok(near, `no finding within ${(target.diameterMm / 2).toFixed(1)} mm of the readers' centre ${target.centerMm.map((v) => v.toFixed(1)).join(', ')}`);
+  const dia = near.f['diameterMm'] as number;
+  const readersMean = target.meanAxisDiameterMm;
+  assert.ok(Math.abs(dia - readersMean) / readersMean <= 0.3, `diameter ${dia} mm vs readers' mean ${readersMean.toFixed(1)} mm`);
+});
