@@ -32,8 +32,7 @@ export function edtRaw(mask: Uint8Array, dims: Vec3, spacing: Vec3, seedIsForegr
     seedIsForeground,
     sqrt,
   };
-  runChunks('edtI', p, nz, threads);
-  runChunks('edtJ', p, nz, threads);
+  runChunks('edtIJ', p, nz, threads);
   runChunks('edtK', p, ny, threads);
   return p.dist;
 }

@@ -2,9 +2,14 @@
  * Separable correlation engine behind gaussian() and gaussianDerivative(). Plain typed-array code that runs the
  * same on the calling thread and in workers (see kernel-tasks.ts). Borders replicate the edge voxel.
  *
- * Passes, chosen so that every inner loop walks contiguous memory and only one full-size buffer exists:
- *  1. along k, slice by slice: dst[k] = Σ_t wz[t]·src[k + t − rz]   (row-wise axpy over whole rows)
- *  2. in place, slice by slice: along j (row-wise axpy into a slice scratch), then along i (padded line buffer).
+ * One chunk is one output slice k, computed row by row so that everything but the input and the output stays in
+ * L1/L2 cache (a whole 512×512 Float32 slice is 1 MiB, more than a core's L2):
+ *  1. along k: z-row j = Σ_t wz[t]·src[row j of slice k + t − rz], converted from the input type on the fly, into a
+ *     ring of 2·ry + 1 rows (each z-row is computed once);
+ *  2. along j: the y-row = Σ_t wy[t]·ring[j + t − ry], written into a line padded by rx replicated voxels;
+ *  3. along i: dst row = Σ_t wx[t]·line[i + t].
+ * Each step accumulates up to three ± tap pairs per sweep in registers (one store per output voxel and sweep)
+ * instead of one read–modify–write sweep per tap pair. Arithmetic is in double, stored as Float32 after each step.
  */
 import type { VoxelArray } from './volume.ts';
 
@@ -20,96 +25,166 @@ export interface SeparableParams {
   wz: Float64Array;
 }
 
-let sliceScratch = new Float32Array(0);
-let lineScratch = new Float32Array(0);
+/** Taps accumulated per sweep: centre + 3 pairs keeps the weights and the accumulator in registers. */
+const PAIRS_PER_SWEEP = 3;
+
+let ring = new Float32Array(0);
+let line = new Float32Array(0);
+let offsets = new Int32Array(0);
 
 function clamp(v: number, hi: number): number {
   return v < 0 ? 0 : v > hi ? hi : v;
 }
 
-/** Pass 1 for output slice k. */
-export function convolveZChunk(p: SeparableParams, k: number): void {
-  const { src, dst, nx, ny, nz, wz } = p;
-  const plane = nx * ny;
-  const r = (wz.length - 1) >> 1;
-  const out = k * plane;
-  if (wz.length === 1 && wz[0] === 1) {
-    for (let v = 0; v < plane; v++) dst[out + v] = src[out + v] as number;
-    return;
+/**
+ * out[o + i] = Σ_{t} w[t]·inp[offs[t] + i] for i < n, taps taken as the centre then ± pairs, PAIRS_PER_SWEEP a sweep.
+ * The Float32 and the generic-input versions are separate functions on purpose: V8 specialises a loop for the
+ * array types it has seen, and the y/x steps always see Float32Array.
+ */
+function correlateF32(inp: Float32Array, offs: Int32Array, w: Float64Array, out: Float32Array, o: number, n: number): void {
+  const r = (w.length - 1) >> 1;
+  const c = offs[r] as number, w0 = w[r] as number;
+  const first = Math.min(r, PAIRS_PER_SWEEP);
+  if (first === 0) {
+    for (let i = 0; i < n; i++) out[o + i] = w0 * (inp[c + i] as number);
+  } else if (first === 1) {
+    const m1 = offs[r - 1] as number, p1 = offs[r + 1] as number, a1 = w[r - 1] as number, b1 = w[r + 1] as number;
+    for (let i = 0; i < n; i++) out[o + i] = w0 * (inp[c + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number);
+  } else if (first === 2) {
+    const m1 = offs[r - 1] as number, p1 = offs[r + 1] as number, a1 = w[r - 1] as number, b1 = w[r + 1] as number;
+    const m2 = offs[r - 2] as number, p2 = offs[r + 2] as number, a2 = w[r - 2] as number, b2 = w[r + 2] as number;
+    for (let i = 0; i < n; i++) {
+      out[o + i] = w0 * (inp[c + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+        + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number);
+    }
+  } else {
+    const m1 = offs[r - 1] as number, p1 = offs[r + 1] as number, a1 = w[r - 1] as number, b1 = w[r + 1] as number;
+    const m2 = offs[r - 2] as number, p2 = offs[r + 2] as number, a2 = w[r - 2] as number, b2 = w[r + 2] as number;
+    const m3 = offs[r - 3] as number, p3 = offs[r + 3] as number, a3 = w[r - 3] as number, b3 = w[r + 3] as number;
+    for (let i = 0; i < n; i++) {
+      out[o + i] = w0 * (inp[c + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+        + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number)
+        + a3 * (inp[m3 + i] as number) + b3 * (inp[p3 + i] as number);
+    }
   }
-  const offsets = new Int32Array(wz.length);
-  for (let t = 0; t < wz.length; t++) offsets[t] = clamp(k + t - r, nz - 1) * plane;
-  const wc = wz[r] as number;
-  for (let j = 0; j < ny; j++) {
-    const row = j * nx;
-    const o = out + row;
-    const sc = (offsets[r] as number) + row;
-    for (let i = 0; i < nx; i++) dst[o + i] = wc * (src[sc + i] as number);
-    // Taps are taken in ± pairs: half as many read–modify–write sweeps over the output row.
-    for (let t = 1; t <= r; t++) {
-      const wm = wz[r - t] as number;
-      const wp = wz[r + t] as number;
-      const sm = (offsets[r - t] as number) + row;
-      const sp = (offsets[r + t] as number) + row;
-      for (let i = 0; i < nx; i++) dst[o + i] = (dst[o + i] as number) + wm * (src[sm + i] as number) + wp * (src[sp + i] as number);
+  for (let t = first + 1; t <= r; t += PAIRS_PER_SWEEP) {
+    const k = Math.min(r - t + 1, PAIRS_PER_SWEEP);
+    const m1 = offs[r - t] as number, p1 = offs[r + t] as number, a1 = w[r - t] as number, b1 = w[r + t] as number;
+    if (k === 1) {
+      for (let i = 0; i < n; i++) out[o + i] = (out[o + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number);
+      continue;
+    }
+    const m2 = offs[r - t - 1] as number, p2 = offs[r + t + 1] as number, a2 = w[r - t - 1] as number, b2 = w[r + t + 1] as number;
+    if (k === 2) {
+      for (let i = 0; i < n; i++) {
+        out[o + i] = (out[o + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+          + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number);
+      }
+      continue;
+    }
+    const m3 = offs[r - t - 2] as number, p3 = offs[r + t + 2] as number, a3 = w[r - t - 2] as number, b3 = w[r + t + 2] as number;
+    for (let i = 0; i < n; i++) {
+      out[o + i] = (out[o + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+        + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number)
+        + a3 * (inp[m3 + i] as number) + b3 * (inp[p3 + i] as number);
     }
   }
 }
 
-/** Pass 2 for slice k, in place in dst. */
-export function convolveXYChunk(p: SeparableParams, k: number): void {
-  const { dst, nx, ny, wx, wy } = p;
-  const plane = nx * ny;
-  const base = k * plane;
-  const identityY = wy.length === 1 && wy[0] === 1;
-  const identityX = wx.length === 1 && wx[0] === 1;
-  if (identityX && identityY) return;
-  if (sliceScratch.length < plane) sliceScratch = new Float32Array(plane);
-  const tmp = sliceScratch;
-  if (identityY) {
-    for (let v = 0; v < plane; v++) tmp[v] = dst[base + v] as number;
+/** correlateF32 for any input type (the z step reads the source volume directly, converting as it goes). */
+function correlateAny(inp: VoxelArray, offs: Int32Array, w: Float64Array, out: Float32Array, o: number, n: number): void {
+  const r = (w.length - 1) >> 1;
+  const c = offs[r] as number, w0 = w[r] as number;
+  const first = Math.min(r, PAIRS_PER_SWEEP);
+  if (first === 0) {
+    for (let i = 0; i < n; i++) out[o + i] = w0 * (inp[c + i] as number);
+  } else if (first === 1) {
+    const m1 = offs[r - 1] as number, p1 = offs[r + 1] as number, a1 = w[r - 1] as number, b1 = w[r + 1] as number;
+    for (let i = 0; i < n; i++) out[o + i] = w0 * (inp[c + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number);
+  } else if (first === 2) {
+    const m1 = offs[r - 1] as number, p1 = offs[r + 1] as number, a1 = w[r - 1] as number, b1 = w[r + 1] as number;
+    const m2 = offs[r - 2] as number, p2 = offs[r + 2] as number, a2 = w[r - 2] as number, b2 = w[r + 2] as number;
+    for (let i = 0; i < n; i++) {
+      out[o + i] = w0 * (inp[c + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+        + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number);
+    }
   } else {
-    const r = (wy.length - 1) >> 1;
-    const wc = wy[r] as number;
-    for (let j = 0; j < ny; j++) {
-      const o = j * nx;
-      const sc = base + j * nx;
-      for (let i = 0; i < nx; i++) tmp[o + i] = wc * (dst[sc + i] as number);
-      for (let t = 1; t <= r; t++) {
-        const wm = wy[r - t] as number;
-        const wp = wy[r + t] as number;
-        const sm = base + clamp(j - t, ny - 1) * nx;
-        const sp = base + clamp(j + t, ny - 1) * nx;
-        for (let i = 0; i < nx; i++) tmp[o + i] = (tmp[o + i] as number) + wm * (dst[sm + i] as number) + wp * (dst[sp + i] as number);
+    const m1 = offs[r - 1] as number, p1 = offs[r + 1] as number, a1 = w[r - 1] as number, b1 = w[r + 1] as number;
+    const m2 = offs[r - 2] as number, p2 = offs[r + 2] as number, a2 = w[r - 2] as number, b2 = w[r + 2] as number;
+    const m3 = offs[r - 3] as number, p3 = offs[r + 3] as number, a3 = w[r - 3] as number, b3 = w[r + 3] as number;
+    for (let i = 0; i < n; i++) {
+      out[o + i] = w0 * (inp[c + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+        + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number)
+        + a3 * (inp[m3 + i] as number) + b3 * (inp[p3 + i] as number);
+    }
+  }
+  for (let t = first + 1; t <= r; t += PAIRS_PER_SWEEP) {
+    const k = Math.min(r - t + 1, PAIRS_PER_SWEEP);
+    const m1 = offs[r - t] as number, p1 = offs[r + t] as number, a1 = w[r - t] as number, b1 = w[r + t] as number;
+    if (k === 1) {
+      for (let i = 0; i < n; i++) out[o + i] = (out[o + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number);
+      continue;
+    }
+    const m2 = offs[r - t - 1] as number, p2 = offs[r + t + 1] as number, a2 = w[r - t - 1] as number, b2 = w[r + t + 1] as number;
+    if (k === 2) {
+      for (let i = 0; i < n; i++) {
+        out[o + i] = (out[o + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+          + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number);
       }
+      continue;
+    }
+    const m3 = offs[r - t - 2] as number, p3 = offs[r + t + 2] as number, a3 = w[r - t - 2] as number, b3 = w[r + t + 2] as number;
+    for (let i = 0; i < n; i++) {
+      out[o + i] = (out[o + i] as number) + a1 * (inp[m1 + i] as number) + b1 * (inp[p1 + i] as number)
+        + a2 * (inp[m2 + i] as number) + b2 * (inp[p2 + i] as number)
+        + a3 * (inp[m3 + i] as number) + b3 * (inp[p3 + i] as number);
     }
   }
-  if (identityX) {
-    for (let v = 0; v < plane; v++) dst[base + v] = tmp[v] as number;
-    return;
-  }
-  const r = (wx.length - 1) >> 1;
-  if (lineScratch.length < nx + 2 * r) lineScratch = new Float32Array(nx + 2 * r);
-  const line = lineScratch;
+}
+
+function ensureOffsets(n: number): Int32Array {
+  if (offsets.length < n) offsets = new Int32Array(Math.max(n, 64));
+  return offsets;
+}
+
+/** The z step alone for output slice k (dst[k] = Σ wz·src along k); a building block kept for tests of the pool. */
+export function convolveZChunk(p: SeparableParams, k: number): void {
+  const { src, dst, nx, ny, nz, wz } = p;
+  const plane = nx * ny;
+  const rz = (wz.length - 1) >> 1;
+  const offs = ensureOffsets(wz.length);
   for (let j = 0; j < ny; j++) {
-    const o = j * nx;
-    const first = tmp[o] as number;
-    const last = tmp[o + nx - 1] as number;
-    for (let t = 0; t < r; t++) {
-      line[t] = first;
-      line[r + nx + t] = last;
+    for (let t = 0; t < wz.length; t++) offs[t] = clamp(k + t - rz, nz - 1) * plane + j * nx;
+    correlateAny(src, offs, wz, dst, k * plane + j * nx, nx);
+  }
+}
+
+/** All three steps for output slice k, written once into dst. */
+export function convolveSliceChunk(p: SeparableParams, k: number): void {
+  const { src, dst, nx, ny, nz, wx, wy, wz } = p;
+  const plane = nx * ny;
+  const rx = (wx.length - 1) >> 1, ry = (wy.length - 1) >> 1, rz = (wz.length - 1) >> 1;
+  const ringRows = Math.min(2 * ry + 1, ny);
+  if (ring.length < ringRows * nx) ring = new Float32Array(ringRows * nx);
+  if (line.length < nx + 2 * rx) line = new Float32Array(nx + 2 * rx);
+  const offs = ensureOffsets(Math.max(wx.length, wy.length, wz.length));
+  const zr = ring, ln = line;
+  const base = k * plane;
+  let computed = 0; // z-rows 0..computed-1 are done; row jj lives at ring slot jj % ringRows
+  for (let j = 0; j < ny; j++) {
+    const need = Math.min(j + ry, ny - 1);
+    for (; computed <= need; computed++) {
+      for (let t = 0; t < wz.length; t++) offs[t] = clamp(k + t - rz, nz - 1) * plane + computed * nx;
+      correlateAny(src, offs, wz, zr, (computed % ringRows) * nx, nx);
     }
-    for (let i = 0; i < nx; i++) line[r + i] = tmp[o + i] as number;
-    const d = base + o;
-    const wc = wx[r] as number;
-    for (let i = 0; i < nx; i++) dst[d + i] = wc * (line[r + i] as number);
-    // Shifted axpy sweeps rather than a short tap loop per voxel: long contiguous inner loops run faster in V8.
-    for (let t = 1; t <= r; t++) {
-      const wm = wx[r - t] as number;
-      const wp = wx[r + t] as number;
-      const lm = r - t;
-      const lp = r + t;
-      for (let i = 0; i < nx; i++) dst[d + i] = (dst[d + i] as number) + wm * (line[lm + i] as number) + wp * (line[lp + i] as number);
+    for (let t = 0; t < wy.length; t++) offs[t] = (clamp(j + t - ry, ny - 1) % ringRows) * nx;
+    correlateF32(zr, offs, wy, ln, rx, nx);
+    const firstV = ln[rx] as number, lastV = ln[rx + nx - 1] as number;
+    for (let t = 0; t < rx; t++) {
+      ln[t] = firstV;
+      ln[rx + nx + t] = lastV;
     }
+    for (let t = 0; t < wx.length; t++) offs[t] = t;
+    correlateF32(ln, offs, wx, dst, base + j * nx, nx);
   }
 }

@@ -73,8 +73,7 @@ export function separableFilter(vol: Volume, weights: [Float64Array, Float64Arra
     nx, ny, nz,
     wx: weights[0], wy: weights[1], wz: weights[2],
   };
-  runChunks('convolveZ', params, nz, threads);
-  runChunks('convolveXY', params, nz, threads);
+  runChunks('convolve', params, nz, threads);
   return withData(vol, params.dst);
 }
 

@@ -2,16 +2,15 @@
  * The table of chunk functions that can run on kernel workers. Each takes (params, chunkIndex) and writes a
  * disjoint part of its output, so chunks can run in any order on any thread.
  */
-import { convolveXYChunk, convolveZChunk } from './gaussian-core.ts';
-import { edtAlongIChunk, edtAlongJChunk, edtAlongKChunk } from './distance-core.ts';
+import { convolveSliceChunk, convolveZChunk } from './gaussian-core.ts';
+import { edtAlongIJChunk, edtAlongKChunk } from './distance-core.ts';
 import { resampleChunk } from './resample-core.ts';
 import { hessianChunk } from './hessian-core.ts';
 
 const TASKS = {
   convolveZ: convolveZChunk,
-  convolveXY: convolveXYChunk,
-  edtI: edtAlongIChunk,
-  edtJ: edtAlongJChunk,
+  convolve: convolveSliceChunk,
+  edtIJ: edtAlongIJChunk,
   edtK: edtAlongKChunk,
   resample: resampleChunk,
   hessian: hessianChunk,
