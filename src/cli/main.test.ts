@@ -148,6 +148,12 @@ test('analyze end to end: findings.json valid, coordinates in LPS, label map wri
   const view = new DataView(nii.buffer, nii.byteOffset, nii.byteLength);
   assert.equal(view.getInt32(0, true), 348);
   assert.deepEqual([view.getInt16(42, true), view.getInt16(44, true), view.getInt16(46, true)], [24, 16, 6]);
+  // Key image of the labelled finding: a PNG of the slice through its centre.
+  const keyImage = ok?.labelMap?.keyImages?.['b1'];
+  assert.equal(keyImage, `test-brightest/${seriesUid}/b1.png`);
+  const png = await readFile(join(out, keyImage ?? 'missing'));
+  assert.equal(png.toString('latin1', 1, 4), 'PNG');
+  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [24, 16]);
   assert.match(r.stdout, /1 ok, 1 skipped, 0 failed/);
 });
 

@@ -60,6 +60,8 @@ export interface LabelMapJson {
   readonly path: string;
   readonly format: 'nifti-1+gzip';
   readonly labels: Readonly<Record<string, string>>;
+  /** Finding id → PNG key image (axial slice through its centre, label overlaid), relative like `path`. */
+  readonly keyImages?: Readonly<Record<string, string>>;
 }
 
 export interface AnalysisResultJson {

@@ -38,3 +38,10 @@ test('wrong apiVersion, missing fields and non-functions are reported together',
 test('a duplicate id is ANALYSIS_DUPLICATE', () => {
   assert.throws(() => createRegistry([fakeManifest(), fakeManifest({ version: '2.0.0' })]), code('ANALYSIS_DUPLICATE'));
 });
+
+test('a display window, when given, must have a finite centre and a positive width', () => {
+  assert.deepEqual(manifestProblems(rawManifest({ displayWindow: { center: -600, width: 1500 } })), []);
+  for (const displayWindow of [{ center: 40, width: 0 }, { center: Number.NaN, width: 80 }, { width: 80 }, 'lung']) {
+    assert.throws(() => validateManifest(rawManifest({ displayWindow })), code('MANIFEST_INVALID'), JSON.stringify(displayWindow));
+  }
+});

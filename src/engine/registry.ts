@@ -57,6 +57,15 @@ export function manifestProblems(m: unknown): string[] {
     if (typeof mem !== 'number' || !Number.isFinite(mem) || mem <= 0) problems.push('resources.memoryMb must be a positive number');
     if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) problems.push('resources.threads must be a positive integer');
   }
+  const win = r['displayWindow'];
+  if (win !== undefined) {
+    const w = (typeof win === 'object' && win !== null ? win : {}) as Record<string, unknown>;
+    const c = w['center'];
+    const width = w['width'];
+    if (typeof c !== 'number' || !Number.isFinite(c) || typeof width !== 'number' || !(width > 0)) {
+      problems.push('displayWindow must be { center: finite number, width: positive number }');
+    }
+  }
   const steps = r['steps'];
   if (!Array.isArray(steps) || steps.length === 0 || !steps.every(isNonEmptyString)) {
     problems.push('steps must be a non-empty list of step names');

@@ -11,7 +11,8 @@ import { analysisResultProblems, FINDINGS_SCHEMA_VERSION, toJsonValue } from './
 import type { AnalysisResultJson, FindingsDocument, LabelMapJson, RunErrorJson, SeriesSummaryJson, TimingsJson } from './findings.ts';
 import type { AnalysisRegistry } from './registry.ts';
 import { ANALYSIS_API_VERSION } from './types.ts';
-import type { AcceptDecision, AnalysisContext, AnalysisManifest, AnalysisOutput, LabelMap, SeriesHeader, SeriesVolume } from './types.ts';
+import type { AcceptDecision, AnalysisContext, AnalysisManifest, AnalysisOutput, Finding, LabelMap, SeriesHeader, SeriesVolume } from './types.ts';
+import type { Int16Volume } from '../imaging/volume.ts';
 
 /** A series as the engine sees it: the header now, the pixels on demand. Built by the caller (CLI, server). */
 export interface SeriesInput {
@@ -37,8 +38,15 @@ export interface LabelMapTarget {
   readonly seriesInstanceUid: string;
 }
 
+/** What a sink may use beside the mask: the analysed volume and findings, to draw key images. */
+export interface LabelMapContext {
+  readonly volume: Int16Volume;
+  readonly findings: readonly Finding[];
+  readonly displayWindow: { readonly center: number; readonly width: number } | undefined;
+}
+
 /** Stores a label map somewhere (a NIfTI next to findings.json, a blob store...) and says where. */
-export type LabelMapSink = (target: LabelMapTarget, labelMap: LabelMap) => Promise<LabelMapJson>;
+export type LabelMapSink = (target: LabelMapTarget, labelMap: LabelMap, context: LabelMapContext) => Promise<LabelMapJson>;
 
 export interface RunOptions {
   readonly registry: AnalysisRegistry;
@@ -297,7 +305,11 @@ export async function runAnalyses(options: RunOptions): Promise<RunSummary> {
         let saveError: SrError | undefined;
         if (out.labelMap && options.saveLabelMap) {
           try {
-            labelMap = await options.saveLabelMap({ analysis: m.id, version: m.version, studyInstanceUid: h.studyInstanceUid, seriesInstanceUid: h.seriesInstanceUid }, out.labelMap);
+            labelMap = await options.saveLabelMap({ analysis: m.id, version: m.version, studyInstanceUid: h.studyInstanceUid, seriesInstanceUid: h.seriesInstanceUid }, out.labelMap, {
+              volume: vol.volume,
+              findings: out.findings,
+              displayWindow: m.displayWindow,
+            });
           } catch (e) {
             saveError = toSrError(e, 'IO_ERROR', `label map of ${m.id} could not be stored`);
           }

@@ -99,6 +99,11 @@ export interface AnalysisManifest {
   readonly intendedUse: string;
   readonly modalities: readonly string[];
   readonly resources: { readonly memoryMb: number; readonly threads: number };
+  /**
+   * How a person should look at this analysis's input (CT window, e.g. lung −600/1500, brain 40/80): used for
+   * key images of findings. Display only; never affects a result.
+   */
+  readonly displayWindow?: { readonly center: number; readonly width: number };
   /** Names of the pipeline steps, in order, for progress display. */
   readonly steps: readonly string[];
   /** Header-only decision (cheap, before decoding). The pixels may still reject in `run` via `skipped`. */

@@ -74,6 +74,8 @@ export const chestCtNodules: AnalysisManifest = {
     'Lung-RADS v2022 / Fleischner 2017 / Brock context for a radiologist to confirm. Not a diagnosis; not for use without physician review.',
   modalities: ['CT'],
   resources: { memoryMb: 2048, threads: 2 },
+  // Lung window (centre −600 HU, width 1500 HU) for key images.
+  displayWindow: { center: -600, width: 1500 },
   steps: [...PIPELINE_STEPS, 'report'],
   accepts: acceptsChestCt,
   run,

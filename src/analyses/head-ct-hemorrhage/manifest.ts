@@ -99,6 +99,8 @@ export const headCtHemorrhage: AnalysisManifest = {
   intendedUse: 'Assistive triage for radiologists reading non-contrast head CT in adults: flags suspected acute intracranial haemorrhage with its type, volume (and ABC/2), and midline shift so the study can be read first. Not a diagnosis; every finding must be confirmed on the images.',
   modalities: ['CT'],
   resources: { memoryMb: 1500, threads: 2 },
+  // Brain window (centre 40 HU, width 80 HU): acute blood stands out at 50–90 HU.
+  displayWindow: { center: 40, width: 80 },
   steps: HEAD_CT_HEMORRHAGE_STEPS,
   accepts: acceptsHeadCt,
   run: runHeadCt,
