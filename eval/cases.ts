@@ -97,7 +97,9 @@ export function headCasesFromPhantoms(result: unknown): HeadEvalCase[] {
       const volumeMl = optNum(o, ['volumeMl']);
       if (volumeMl === undefined) throw new SrError('TRUTH_INVALID', `${caseId} bleed ${j + 1}: no volumeMl`);
       const diameterMm = optNum(o, ['diameterMm']);
-      return { id: optStr(o, ['id']) ?? `b${j + 1}`, type: optStr(o, ['type']) ?? 'unknown', volumeMl, centerMm: vec3(o['centerMm'], `${caseId} bleed centerMm`), ...(diameterMm !== undefined ? { diameterMm } : {}) };
+      const ex = o['extentMm'];
+      const extentMm = ex !== undefined && ex !== null ? { minMm: vec3(obj(ex, `${caseId} bleed extentMm`)['minMm'], `${caseId} bleed extentMm.minMm`), maxMm: vec3(obj(ex, `${caseId} bleed extentMm`)['maxMm'], `${caseId} bleed extentMm.maxMm`) } : undefined;
+      return { id: optStr(o, ['id']) ?? `b${j + 1}`, type: optStr(o, ['type']) ?? 'unknown', volumeMl, centerMm: vec3(o['centerMm'], `${caseId} bleed centerMm`), ...(diameterMm !== undefined ? { diameterMm } : {}), ...(extentMm ? { extentMm } : {}) };
     });
     const midlineShiftMm = optNum(t, ['midlineShiftMm']);
     return {

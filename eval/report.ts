@@ -1,6 +1,6 @@
 /** Plain-text tables of the evaluation metrics, as `secondreader eval` prints them. */
 import type { FrocResult } from './metrics/froc.ts';
-import type { HemorrhageMetrics } from './metrics/hemorrhage.ts';
+import { NEAR_MM, type HemorrhageMetrics } from './metrics/hemorrhage.ts';
 import type { ConfusionMatrix, NoduleMetrics } from './metrics/nodules.ts';
 import type { ErrorSummary } from './metrics/stats.ts';
 
@@ -57,12 +57,13 @@ export function formatHemorrhageMetrics(m: HemorrhageMetrics): string {
     `cases ${m.cases} (${m.positives} with bleed, ${m.negatives} without): accuracy ${pct(m.accuracy)}, sensitivity ${pct(m.sensitivity)}, specificity ${pct(m.specificity)}`,
     `false-positive cases (bleed-free called positive): ${m.falsePositiveCases.length}${m.falsePositiveCases.length ? ` — ${m.falsePositiveCases.join(', ')}` : ''}`,
     `missed cases: ${m.missedCases.length}${m.missedCases.length ? ` — ${m.missedCases.join(', ')}` : ''}`,
-    `bleed-level sensitivity (centre within radius): ${pct(m.bleedSensitivity)}`,
-    `volume error ${errs(m.volumeErrorPct, '%')} vs ABC/2 ${errs(m.abc2ErrorPct, '%')} on the same cases; midline shift |error| median ${fmt(m.midlineShiftAbsErrorMm.median)} mm (n=${m.midlineShiftAbsErrorMm.n})`,
+    `bleed-level sensitivity (a found centre inside or within ${NEAR_MM} mm of the bleed): ${pct(m.bleedSensitivity)}`,
+    `volume error median ${errs(m.volumeErrorPct, '%')} vs ABC/2 ${errs(m.abc2ErrorPct, '%')} on the same cases [median signed (median absolute)], n=${m.volumeErrorPct.n}; midline shift |error| median ${fmt(m.midlineShiftAbsErrorMm.median)} mm (n=${m.midlineShiftAbsErrorMm.n})`,
     table(
-      ['case', 'truth', 'called', 'true mL', 'found mL', 'vol err', 'ABC/2 mL', 'ABC/2 err', 'MLS err'],
-      m.perCase.map((r) => [r.caseId, r.truthPositive ? 'bleed' : 'none', r.predictedPositive ? 'bleed' : 'none', fmt(r.truthVolumeMl, 1), fmt(r.foundVolumeMl, 1), r.volumeErrorPct === undefined ? '' : `${fmt(r.volumeErrorPct, 1)}%`, fmt(r.abc2VolumeMl, 1), r.abc2ErrorPct === undefined ? '' : `${fmt(r.abc2ErrorPct, 1)}%`, fmt(r.midlineShiftErrorMm, 1)]),
+      ['case', 'truth', 'called', 'true type', 'found type', 'true mL', 'found mL', 'vol err', 'ABC/2 mL', 'ABC/2 err', 'MLS err'],
+      m.perCase.map((r) => [r.caseId, r.truthPositive ? 'bleed' : 'none', r.predictedPositive ? 'bleed' : 'none', r.truthType ?? '', r.foundType ?? '', fmt(r.truthVolumeMl, 1), fmt(r.foundVolumeMl, 1), r.volumeErrorPct === undefined ? '' : `${fmt(r.volumeErrorPct, 1)}%`, fmt(r.abc2VolumeMl, 1), r.abc2ErrorPct === undefined ? '' : `${fmt(r.abc2ErrorPct, 1)}%`, fmt(r.midlineShiftErrorMm, 1)]),
     ),
-    formatConfusion(m.typeConfusion),
+    `per bleed (matched bleeds): ${formatConfusion(m.typeConfusion)}`,
+    `per case (dominant type, bleed cases called positive): ${formatConfusion(m.caseTypeConfusion)}`,
   ].join('\n\n');
 }

@@ -163,6 +163,7 @@ export function headPrediction(caseId: string, findings: readonly FindingJson[],
   const total = num(measurements['totalVolumeMl']) ?? num(measurements['hemorrhageVolumeMl']);
   const abc2 = num(measurements['abc2VolumeMl']) ?? num(measurements['abc2Ml']);
   const mls = num(measurements['midlineShiftMm']);
+  const dominant = measurements['hemorrhageType'] ?? measurements['dominantType'];
   return {
     caseId,
     hasHemorrhage: typeof has === 'boolean' ? has : kept.length > 0,
@@ -174,6 +175,7 @@ export function headPrediction(caseId: string, findings: readonly FindingJson[],
     ...(total !== undefined ? { totalVolumeMl: total } : {}),
     ...(abc2 !== undefined ? { abc2VolumeMl: abc2 } : {}),
     ...(mls !== undefined ? { midlineShiftMm: mls } : {}),
+    ...(typeof dominant === 'string' ? { dominantType: dominant } : {}),
   };
 }
 

@@ -3,9 +3,16 @@
  *
  * - Case level: a case is called positive when the analysis says so (`hasHemorrhage`); accuracy,
  *   sensitivity, specificity, and the false-positive cases among bleed-free cases.
- * - Bleed level: a found bleed matches a true one by the LUNA16 centre-within-radius rule, the radius
- *   being the true bleed's diameter / 2 (its equivalent-sphere diameter when no diameter is given);
- *   type accuracy over matched bleeds.
+ * - Bleed level: a true bleed counts as detected when ANY found bleed's centre lies inside or near it. Bleeds
+ *   are not spheres: an intraventricular bleed in both lateral ventricles is one true bleed (one centre, between
+ *   the ventricles) that an analysis rightly reports as two components, one per ventricle, each centre ≈ 10–20 mm
+ *   from the true one; a crescent's centre lies off its own voxels. So "near" is: inside the truth's extent box
+ *   grown by NEAR_MM when the truth carries one (`extentMm`), else within the true bleed's radius (diameter / 2,
+ *   its equivalent-sphere diameter when no diameter is given) + NEAR_MM of its centre. Every found bleed that
+ *   touches a true one belongs to it (no double-detection penalty). Per-bleed type accuracy: the type of the
+ *   most probable matching found bleed (the larger on a tie).
+ * - Dominant type, per case: what a radiologist triages on. The case's dominant found type (the analysis's
+ *   `measurements.hemorrhageType`) vs the type of the largest true bleed, over bleed cases called positive.
  * - Volume: per true-positive case, total found volume vs total true volume (%), with the ABC/2 estimate's
  *   error on the same cases beside it, so the segmentation is judged against the bedside method.
  * - Midline shift: absolute error (mm) on cases where both truth and analysis give one.
@@ -21,7 +28,12 @@ export interface BleedTruth {
   readonly volumeMl: number;
   readonly centerMm: Vec3;
   readonly diameterMm?: number;
+  /** Axis-aligned LPS bounding box of the bleed's voxels, when the truth knows it. */
+  readonly extentMm?: { readonly minMm: Vec3; readonly maxMm: Vec3 };
 }
+
+/** How far (mm) outside a true bleed a found centre may lie and still count as on it. */
+export const NEAR_MM = 5;
 
 export interface HeadCaseTruth {
   readonly caseId: string;
@@ -47,6 +59,8 @@ export interface HeadCasePrediction {
   /** ABC/2 estimate of the total, when the analysis gives one. */
   readonly abc2VolumeMl?: number;
   readonly midlineShiftMm?: number;
+  /** The case's dominant bleed type as the analysis reports it (e.g. measurements.hemorrhageType). */
+  readonly dominantType?: string;
 }
 
 export interface HeadCaseRow {
@@ -61,6 +75,10 @@ export interface HeadCaseRow {
   readonly midlineShiftErrorMm: number | undefined;
   readonly bleedsTrue: number;
   readonly bleedsMatched: number;
+  /** Type of the largest true bleed; undefined without a bleed. */
+  readonly truthType: string | undefined;
+  /** The analysis's dominant type; undefined when it gives none. */
+  readonly foundType: string | undefined;
 }
 
 export interface HemorrhageMetrics {
@@ -77,7 +95,10 @@ export interface HemorrhageMetrics {
   readonly volumeErrorPct: ErrorSummary;
   readonly abc2ErrorPct: ErrorSummary;
   readonly midlineShiftAbsErrorMm: ErrorSummary;
+  /** Per true bleed: type of its best matching found bleed (rows truth, columns found). */
   readonly typeConfusion: ConfusionMatrix;
+  /** Per case: dominant found type vs the largest true bleed's type, over bleed cases called positive. */
+  readonly caseTypeConfusion: ConfusionMatrix;
   readonly perCase: readonly HeadCaseRow[];
 }
 
@@ -85,10 +106,27 @@ function bleedDiameter(b: BleedTruth): number {
   return b.diameterMm ?? equivalentDiameterMm(b.volumeMl * 1000);
 }
 
+/** Whether a found centre lies inside or within NEAR_MM of a true bleed (see the header). */
+export function isOnBleed(b: BleedTruth, centerMm: Vec3): boolean {
+  if (b.extentMm) {
+    const { minMm, maxMm } = b.extentMm;
+    let d2 = 0;
+    for (let a = 0; a < 3; a++) {
+      const lo = Math.min(minMm[a] as number, maxMm[a] as number), hi = Math.max(minMm[a] as number, maxMm[a] as number);
+      const c = centerMm[a] as number;
+      const out = c < lo ? lo - c : c > hi ? c - hi : 0;
+      d2 += out * out;
+    }
+    return d2 <= NEAR_MM * NEAR_MM;
+  }
+  return isHit({ centerMm: b.centerMm, diameterMm: bleedDiameter(b) + 2 * NEAR_MM }, centerMm);
+}
+
 export function computeHemorrhageMetrics(truth: readonly HeadCaseTruth[], predictions: readonly HeadCasePrediction[]): HemorrhageMetrics {
   const byCase = new Map(predictions.map((p) => [p.caseId, p]));
   const perCase: HeadCaseRow[] = [];
   const types: { truth: string; found: string }[] = [];
+  const caseTypes: { truth: string; found: string }[] = [];
   let tp = 0, tn = 0, bleedsTrue = 0, bleedsMatched = 0;
   const fpCases: string[] = [];
   const missed: string[] = [];
@@ -102,8 +140,7 @@ export function computeHemorrhageMetrics(truth: readonly HeadCaseTruth[], predic
 
     let matched = 0;
     for (const b of t.bleeds) {
-      const d = bleedDiameter(b);
-      const hits = p.bleeds.filter((f) => isHit({ centerMm: b.centerMm, diameterMm: d }, f.centerMm)).sort((x, y) => y.probability - x.probability);
+      const hits = p.bleeds.filter((f) => isOnBleed(b, f.centerMm)).sort((x, y) => y.probability - x.probability || (y.volumeMl ?? 0) - (x.volumeMl ?? 0));
       const best = hits[0];
       if (!best) continue;
       matched++;
@@ -111,6 +148,10 @@ export function computeHemorrhageMetrics(truth: readonly HeadCaseTruth[], predic
     }
     bleedsTrue += t.bleeds.length;
     bleedsMatched += matched;
+    const largest = t.bleeds.reduce<BleedTruth | undefined>((a, b) => (a === undefined || b.volumeMl > a.volumeMl ? b : a), undefined);
+    const truthType = t.hasHemorrhage ? largest?.type : undefined;
+    const foundType = p.hasHemorrhage ? p.dominantType : undefined;
+    if (truthType !== undefined && foundType !== undefined) caseTypes.push({ truth: truthType, found: foundType });
 
     const truthVolumeMl = t.bleeds.reduce((a, b) => a + b.volumeMl, 0);
     const summed = p.bleeds.some((b) => b.volumeMl !== undefined) ? p.bleeds.reduce((a, b) => a + (b.volumeMl ?? 0), 0) : undefined;
@@ -122,7 +163,7 @@ export function computeHemorrhageMetrics(truth: readonly HeadCaseTruth[], predic
       truthVolumeMl, foundVolumeMl, volumeErrorPct: pct(foundVolumeMl),
       abc2VolumeMl: p.abc2VolumeMl, abc2ErrorPct: pct(p.abc2VolumeMl),
       midlineShiftErrorMm: t.midlineShiftMm !== undefined && p.midlineShiftMm !== undefined ? Math.abs(p.midlineShiftMm - t.midlineShiftMm) : undefined,
-      bleedsTrue: t.bleeds.length, bleedsMatched: matched,
+      bleedsTrue: t.bleeds.length, bleedsMatched: matched, truthType, foundType,
     });
   }
   const positives = truth.filter((t) => t.hasHemorrhage).length;
@@ -141,6 +182,7 @@ export function computeHemorrhageMetrics(truth: readonly HeadCaseTruth[], predic
     abc2ErrorPct: summarizeErrors(perCase.map((r) => r.abc2ErrorPct ?? NaN)),
     midlineShiftAbsErrorMm: summarizeErrors(perCase.map((r) => r.midlineShiftErrorMm ?? NaN)),
     typeConfusion: confusionMatrix(types),
+    caseTypeConfusion: confusionMatrix(caseTypes),
     perCase,
   };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readDicomFile } from '../../src/dicom/index.ts';
 import { getNumbers } from '../../src/dicom/index.ts';
-import { lpsToIjk, voxelVolumeMm3 } from '../../src/imaging/index.ts';
+import { ijkToLps, lpsToIjk, voxelVolumeMm3 } from '../../src/imaging/index.ts';
 import type { Int16Volume } from '../../src/imaging/index.ts';
 import { generateHeadPhantom, writeHeadPhantomCase } from './head.ts';
 import type { HeadBleedChoice, HeadPhantomOptions } from './head.ts';
@@ -43,6 +43,16 @@ for (const type of ['intraparenchymal', 'intraventricular', 'subdural', 'epidura
       }
     }
     assert.ok(n > 0);
+    // The extent box holds every labelled voxel centre (and, for these shapes, the centroid).
+    const ex = bleed.extentMm;
+    assert.ok(ex);
+    const inBox = (q: readonly number[]): boolean => [0, 1, 2].every((a) => (q[a] as number) >= (ex.minMm[a] as number) - 1e-3 && (q[a] as number) <= (ex.maxMm[a] as number) + 1e-3);
+    for (let i = 0; i < p.labels.data.length; i += 7) {
+      if (p.labels.data[i] !== 1) continue;
+      const [nx, ny] = p.labels.dims;
+      assert.ok(inBox(ijkToLps(p.labels, [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))])), 'labelled voxel outside extentMm');
+    }
+    assert.ok(inBox(bleed.centerMm), `centre ${bleed.centerMm} outside ${JSON.stringify(ex)}`);
     if (type !== 'subarachnoid') {
       // Voxels at least half blood: a half-threshold mask of a compact shape keeps its volume roughly.
       assert.ok(Math.abs(n * voxelMl - bleed.volumeMl) / bleed.volumeMl < 0.3, `mask ${n * voxelMl} vs ${bleed.volumeMl}`);

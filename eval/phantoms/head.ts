@@ -57,6 +57,8 @@ export interface HeadBleedTruth {
   /** Σ partial-volume fraction × voxel volume of the generated grid (mL). */
   rasterVolumeMl: number;
   centerMm: Vec3;
+  /** LPS bounding box of the bleed's voxels (label 1: ≥ half a voxel of blood), corners of the voxels included. */
+  extentMm?: { minMm: Vec3; maxMm: Vec3 };
   /** Extra-axial collections: largest thickness perpendicular to the inner table (mm). */
   maxThicknessMm?: number;
   /** Noise-free attenuation of the blood (HU). */
@@ -210,9 +212,10 @@ export function generateHeadPhantom(options: HeadPhantomOptions): HeadPhantom {
     const site = b.kind === 'subarachnoid' ? b.site : b.kind === 'subdural' || b.kind === 'epidural' ? (b.side > 0 ? 'left' : 'right')
       : b.kind === 'intraventricular' ? b.sides.map((s) => (s > 0 ? 'left' : 'right')).join('+') + (b.thirdVentricle ? '+third' : '')
         : siteOfIph(b.center);
+    const extent = labelExtentMm(labels, 1);
     bleeds.push({
       id: 'bleed-1', type: b.kind, volumeMl: round(integral.volumeMl, 3), rasterVolumeMl: round(rendered.bleedFractionMl, 3),
-      centerMm: toLps(integral.center), ...(integral.maxThicknessMm === undefined ? {} : { maxThicknessMm: round(integral.maxThicknessMm, 2) }),
+      centerMm: toLps(integral.center), ...(extent ? { extentMm: extent } : {}), ...(integral.maxThicknessMm === undefined ? {} : { maxThicknessMm: round(integral.maxThicknessMm, 2) }),
       hu: round(b.hu, 1), site,
     });
   }
@@ -256,6 +259,29 @@ export function generateHeadPhantom(options: HeadPhantomOptions): HeadPhantom {
     },
   };
   return { volume, labels, truth };
+}
+
+/** LPS axis-aligned box around every voxel (with its half-voxel corners) carrying `label`; undefined when none. */
+function labelExtentMm(labels: MaskVolume, label: number): { minMm: Vec3; maxMm: Vec3 } | undefined {
+  const [nx, ny, nz] = labels.dims;
+  const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
+    if (labels.data[i + nx * (j + ny * k)] !== label) continue;
+    const ijk = [i, j, k];
+    for (let a = 0; a < 3; a++) { if ((ijk[a] as number) < (lo[a] as number)) lo[a] = ijk[a] as number; if ((ijk[a] as number) > (hi[a] as number)) hi[a] = ijk[a] as number; }
+  }
+  if (!(lo[0] as number <= (hi[0] as number))) return undefined;
+  const min: Vec3 = [Infinity, Infinity, Infinity], max: Vec3 = [-Infinity, -Infinity, -Infinity];
+  const d = labels.direction, o = labels.origin, sp = labels.spacing;
+  for (let c = 0; c < 8; c++) {
+    const q = [0, 1, 2].map((a) => ((c >> a) & 1 ? (hi[a] as number) + 0.5 : (lo[a] as number) - 0.5) * (sp[a] as number));
+    for (let r = 0; r < 3; r++) {
+      const x = (o[r] as number) + (d[3 * r] as number) * (q[0] as number) + (d[3 * r + 1] as number) * (q[1] as number) + (d[3 * r + 2] as number) * (q[2] as number);
+      if (x < (min[r] as number)) min[r] = x;
+      if (x > (max[r] as number)) max[r] = x;
+    }
+  }
+  return { minMm: round3(min), maxMm: round3(max) };
 }
 
 function round(v: number, d: number): number {
