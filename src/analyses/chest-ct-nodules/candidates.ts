@@ -8,7 +8,7 @@
  *   (the Hessian is flat deep inside a large sphere).
  */
 import type { Float32Volume, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { connectedComponents, distanceTransform, hessianEigenvalues, ijkToLps, localMaxima, maskAnd, open, threshold, withData } from '../../imaging/index.ts';
+import { connectedComponents, distanceTransform, hessianEigenvalues, ijkToLps, localMaxima, lpsToIjk, maskAnd, open, resample, resampleToGrid, threshold, withData } from '../../imaging/index.ts';
 
 export interface Candidate {
   /** Voxel of the detection grid. */
@@ -92,8 +92,17 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
     // A ball of radius r gives its strongest normalised response at σ ≈ r / √3 in 3D.
     return { ijk: m.ijk, lps: m.lps, radiusMm: sigmaMm * 1.7, blob: m.value, sigmaMm, source: 'blob' as const };
   });
-  for (const c of coreCandidates(iso, lung, -400, 3, 'solid-core')) candidates.push(c);
-  for (const c of coreCandidates(iso, lung, -720, 4.5, 'ground-glass-core')) candidates.push(c);
+  // Cores are ≥ 3 mm in radius: a 2 mm grid finds them at an eighth of the cost of the detection grid (the
+  // openings and distance maps over the whole lung box were half of this step's time).
+  const coreMm = 2;
+  const cIso = iso.spacing[0] < coreMm ? resample(iso, { spacing: coreMm, interpolation: 'linear', fill: -1000 }) : iso;
+  const cLung = cIso === iso ? lung : resampleToGrid(lung, cIso, { interpolation: 'nearest', fill: 0 });
+  const toIso = (c: Candidate): Candidate => {
+    const q = lpsToIjk(iso, c.lps).map((x, a) => Math.min((iso.dims[a] as number) - 1, Math.max(0, Math.round(x)))) as Vec3;
+    return { ...c, ijk: q, lps: ijkToLps(iso, q) };
+  };
+  for (const c of coreCandidates(cIso, cLung, -400, 3, 'solid-core')) candidates.push(toIso(c));
+  for (const c of coreCandidates(cIso, cLung, -720, 4.5, 'ground-glass-core')) candidates.push(toIso(c));
   // Merge: a core candidate within the radius of a blob candidate adds nothing new except a size hint.
   const kept: Candidate[] = [];
   for (const c of candidates) {

@@ -9,6 +9,7 @@ import { buildScene } from './test-scene.ts';
 import type { Scene } from './test-scene.ts';
 import { chestCtNodules } from './manifest.ts';
 import { segmentLungs } from './lung-segmentation.ts';
+import { COARSE_PROBABILITY_CAP, insideMask, runPipeline } from './pipeline.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
 
 const header: SeriesHeader = {
@@ -115,4 +116,14 @@ test('a volume without aerated lung is skipped by the pixel check', async () => 
   });
   assert.ok(res.skipped, 'skipped');
   assert.equal(res.findings.length, 0);
+});
+
+test('two-stage budget: fine segmentations up to the budget, the rest coarse and capped below the display threshold', () => {
+  const res = runPipeline(scene.vol, { fineCandidates: 3, coarseCandidates: 5 });
+  const fine = res.nodules.filter((n) => n.stage === 'fine'), coarse = res.nodules.filter((n) => n.stage === 'coarse');
+  assert.ok(fine.length <= 3 && coarse.length <= 5, `${fine.length} fine, ${coarse.length} coarse`);
+  assert.ok(coarse.every((n) => n.probability <= COARSE_PROBABILITY_CAP && n.probability === Math.min(COARSE_PROBABILITY_CAP, n.firstStage)));
+  assert.ok(res.candidates.length >= res.nodules.length && res.candidates.every((c) => c.p1 >= 0 && c.p1 <= 1));
+  // No two reported nodules share a centre inside the other's mask.
+  for (const a of res.nodules) for (const b of res.nodules) if (a !== b) assert.ok(!insideMask(a.seg.mask, b.centerMm));
 });

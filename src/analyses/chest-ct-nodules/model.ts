@@ -14,9 +14,9 @@ export interface LogisticModel {
 
 export const NODULE_MODEL: LogisticModel = {
   features: ['logBlob', 'hessRatio12', 'hessRatio13', 'elongation', 'flatness', 'compactness', 'logAttachment', 'touchesBorder', 'pleuralContact', 'logContrast', 'logDiameter', 'solidFraction', 'subSolid', 'blobSource'],
-  mean: [3.44161, 0.654011, 0.379553, 0.456313, 0.693715, 0.188953, 0.482408, 0.793696, 0.198237, 6.20462, 2.74253, 0.386251, 0.616046, 0.928367],
-  sd: [0.779949, 0.24534, 0.262978, 0.231111, 0.209884, 0.229214, 0.736969, 0.404651, 0.264974, 0.456845, 0.568307, 0.377119, 0.486347, 0.25788],
-  weights: [1.18967, 0.142265, -0.756198, 0.573867, -0.106396, 1.2547, -0.0116831, -1.13385, -0.254559, -0.0741993, 0.201433, -0.432005, 0.250362, -0.63997],
-  bias: -3.37218,
-  provenance: "logistic regression (L2 2) on 349 candidates (53 on nodules) of chest phantoms seeds 2..9, train.ts",
+  mean: [3.50168, 0.685952, 0.423896, 0.535383, 0.750717, 0.372836, 1.86916, 0, 0.0880299, 6.3878, 2.22998, 0.554055, 0.423977, 0.856725],
+  sd: [1.07384, 0.208679, 0.253814, 0.163705, 0.145609, 0.168193, 0.993427, 1, 0.209383, 0.398451, 0.412027, 0.365377, 0.494187, 0.350353],
+  weights: [0.458695, 1.23531, -0.141962, 1.49722, 0.058161, 1.30077, -0.616161, 0, 0.359553, 0.00435782, 0.0611144, -0.285826, -0.0366268, -0.932355],
+  bias: -3.26997,
+  provenance: "logistic regression (L2 2) on 342 candidates (55 on nodules) of chest phantoms seeds 1..9, train.ts --stage 2",
 };

@@ -12,8 +12,9 @@
  */
 import type { Float32Volume, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
 import {
-  connectedComponents, dilate, distanceTransform, gaussian, ijkToLps, lpsToIjk, open, resampleToGrid, voxelVolumeMm3, withData,
+  connectedComponents, crop, dilate, distanceTransform, gaussian, ijkToLps, lpsToIjk, open, resampleToGrid, voxelVolumeMm3, withData,
 } from '../../imaging/index.ts';
+import type { Box } from '../../imaging/index.ts';
 import type { Mat3 } from '../../imaging/index.ts';
 
 export type NoduleType = 'solid' | 'part-solid' | 'ground-glass' | 'calcified';
@@ -64,6 +65,19 @@ function median(values: number[]): number {
   return values[Math.floor(values.length / 2)] as number;
 }
 
+/** Median of HU values by a 1-HU histogram over [lo, hi) (a sort of every parenchyma voxel costs ms per nodule). */
+function histMedian(values: Float32Array | number[], count: number, lo: number, hi: number): number {
+  const bins = new Uint32Array(hi - lo);
+  for (let v = 0; v < count; v++) { const b = Math.min(hi - lo - 1, Math.max(0, Math.floor((values[v] as number) - lo))); bins[b] = (bins[b] as number) + 1; }
+  let acc = 0;
+  const half = Math.floor(count / 2);
+  for (let b = 0; b < bins.length; b++) {
+    acc += bins[b] as number;
+    if (acc > half) return lo + b + 0.5;
+  }
+  return hi;
+}
+
 function percentile(values: number[], q: number): number {
   values.sort((a, b) => a - b);
   return values[Math.min(values.length - 1, Math.floor(q * values.length))] as number;
@@ -104,6 +118,31 @@ function haloLevel(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h:
   return m > bg + GG_MIN_ABOVE_BG && m < SOLID_HU ? m : null;
 }
 
+/**
+ * The nodule's own radius: median over the 26 cube directions of the distance from the peak to the first voxel
+ * at or below `t` or outside `inside`. Attached vessels and the pleura take only a few directions, so the median
+ * is the radius of the round part, however far the thresholded component runs along them.
+ */
+function rayRadiusMm(s: Float32Array, inside: Uint8Array, dims: Vec3, peak: Vec3, h: number, t: number): number {
+  const [nx, ny, nz] = dims;
+  const plane = nx * ny;
+  const lens: number[] = [];
+  for (let q = 0; q < 27; q++) {
+    const di = (q % 3) - 1, dj = (Math.floor(q / 3) % 3) - 1, dk = Math.floor(q / 9) - 1;
+    if (di === 0 && dj === 0 && dk === 0) continue;
+    const len = Math.hypot(di, dj, dk);
+    let r = 0;
+    for (;; r += h * 0.5) {
+      const i = Math.round(peak[0] + (di * r) / (len * h)), j = Math.round(peak[1] + (dj * r) / (len * h)), k = Math.round(peak[2] + (dk * r) / (len * h));
+      if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) break;
+      const v = i + j * nx + k * plane;
+      if ((s[v] as number) <= t || inside[v] === 0) break;
+    }
+    lens.push(r);
+  }
+  return median(lens);
+}
+
 /** Label at `seed` of a component labelling, else the nearest labelled voxel within `radiusVox`. */
 function labelNear(labels: Int32Array, dims: Vec3, seed: Vec3, radiusVox: number): number {
   const [nx, ny, nz] = dims;
@@ -133,9 +172,52 @@ function keepLabel(labels: Int32Array, label: number): Uint8Array {
   return out;
 }
 
+/** Bounding box of the non-zero voxels grown by `marginVox` (clamped to the grid), or null when empty. */
+function maskBox(m: Uint8Array, dims: Vec3, marginVox: number): Box | null {
+  const [nx, ny, nz] = dims;
+  let i0 = nx, j0 = ny, k0 = nz, i1 = -1, j1 = -1, k1 = -1;
+  let v = 0;
+  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, v++) {
+    if (m[v] === 0) continue;
+    if (i < i0) i0 = i; if (i > i1) i1 = i;
+    if (j < j0) j0 = j; if (j > j1) j1 = j;
+    if (k < k0) k0 = k; if (k > k1) k1 = k;
+  }
+  if (i1 < 0) return null;
+  return {
+    start: [Math.max(0, i0 - marginVox), Math.max(0, j0 - marginVox), Math.max(0, k0 - marginVox)],
+    end: [Math.min(nx, i1 + marginVox + 1), Math.min(ny, j1 + marginVox + 1), Math.min(nz, k1 + marginVox + 1)],
+  };
+}
+
+/**
+ * `op` applied to the mask's bounding box grown by `marginMm` (≥ the operation's reach plus a voxel, so the
+ * result equals the whole-grid one) and pasted back: the local grids are mostly background, and every EDT pass
+ * over the whole grid is what the per-nodule segmentation used to spend its time on.
+ */
+function inMaskBox<T extends Uint8Array | Float32Array>(mask: MaskVolume, marginMm: number, op: (sub: MaskVolume) => { data: T }, empty: T): T {
+  const box = maskBox(mask.data, mask.dims, Math.ceil(marginMm / mask.spacing[0]) + 1);
+  if (!box) return empty;
+  const sub = crop(mask, box);
+  const r = op(sub).data;
+  const [nx, ny] = mask.dims;
+  const [sx, sy, sz] = sub.dims;
+  let v = 0;
+  for (let k = 0; k < sz; k++) for (let j = 0; j < sy; j++) {
+    const row = box.start[0] + (box.start[1] + j) * nx + (box.start[2] + k) * nx * ny;
+    empty.set(r.subarray(v, v + sx) as never, row);
+    v += sx;
+  }
+  return empty;
+}
+
 export interface SegmentOptions {
+  /** Lung mask already widened by ~1.5–2 mm (any grid); saves a dilation per nodule. */
+  lungWide?: MaskVolume;
   /** Local grid spacing (mm); default from the nodule size and the source in-plane spacing. */
   spacingMm?: number;
+  /** Coarse path (candidates the first stage ranked low): ≥ 1 mm grid and a tighter box. */
+  coarse?: boolean;
 }
 
 /**
@@ -144,10 +226,10 @@ export interface SegmentOptions {
  */
 export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, radiusMm: number, opts: SegmentOptions = {}): NoduleSegmentation | null {
   const rEst = Math.min(45, Math.max(1.5, radiusMm));
-  const half = Math.min(95, Math.max(10, 2.5 * rEst + 6));
+  const half = opts.coarse ? Math.min(40, Math.max(8, 1.6 * rEst + 4)) : Math.min(95, Math.max(10, 2.5 * rEst + 6));
   // Fine grid for small nodules; masses get a coarser one so the box stays ≤ ~130³ voxels.
   // (≈ 1/8 of the radius: the hull of voxel centres then overestimates a diameter by < 0.3 mm.)
-  const h = opts.spacingMm ?? Math.max(Math.min(1.0, Math.max(rEst / 8, 0.5)), (2 * half) / 130);
+  const h = opts.spacingMm ?? Math.max(opts.coarse ? 1.0 : Math.min(1.0, Math.max(rEst / 8, 0.5)), (2 * half) / (opts.coarse ? 64 : 130));
   const nSide = Math.ceil((2 * half) / h) + 1;
   const dims: Vec3 = [nSide, nSide, nSide];
   const d = vol.direction;
@@ -160,11 +242,15 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
   ];
   const grid = { dims, spacing: [h, h, h] as Vec3, origin, direction: [...d] as Mat3 };
   // Outside the scan: air, so nothing is segmented there.
-  const hu = resampleToGrid(vol, grid, { interpolation: 'linear', fill: -1000 });
-  const lung = resampleToGrid(lungLabels, grid, { interpolation: 'nearest', fill: 0 });
+  // threads: 1 — the kernels size their thread count by the larger of the two grids, and a parallel run would copy
+  // the whole source volume into shared memory for every candidate (≈ 0.15 s each on a 512² × 300 scan).
+  const hu = resampleToGrid(vol, grid, { interpolation: 'linear', fill: -1000, threads: 1 });
+  const lung = resampleToGrid(lungLabels, grid, { interpolation: 'nearest', fill: 0, threads: 1 });
   // The coarse lung mask ends up to a coarse voxel short of the pleura: allow 1.5 mm beyond it so juxtapleural
   // nodules keep their pleural side; the opening below cuts the thin wall layer this lets in.
-  const lungWide = dilate(lung, { radiusMm: 1.5 });
+  const lungWide = opts.lungWide
+    ? resampleToGrid(opts.lungWide, grid, { interpolation: 'nearest', fill: 0, threads: 1 })
+    : dilate(lung, { radiusMm: 1.5 });
   const smooth = gaussian(hu, { sigmaMm: Math.max(0.5, 0.6 * h) });
   const s = smooth.data;
   const n = s.length;
@@ -174,9 +260,10 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
   void seedIdx;
 
   // Parenchyma level: lung voxels clearly below any nodule attenuation.
-  const bgVals: number[] = [];
-  for (let v = 0; v < n; v += 3) if (lung.data[v] !== 0 && (s[v] as number) < -600 && (s[v] as number) > -1000) bgVals.push(s[v] as number);
-  const bg = bgVals.length > 20 ? median(bgVals) : -850;
+  const bgVals = new Float32Array(Math.ceil(n / 3));
+  let nBg = 0;
+  for (let v = 0; v < n; v += 3) if (lung.data[v] !== 0 && (s[v] as number) < -600 && (s[v] as number) > -1000) bgVals[nBg++] = s[v] as number;
+  const bg = nBg > 20 ? histMedian(bgVals, nBg, -1000, -600) : -850;
 
   // Peak near the seed and the sampling ball.
   const rSearch = Math.max(1.5, 0.5 * rEst);
@@ -240,7 +327,7 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
   const compSize = cc1.sizes[l1] as number;
 
   // Inner radius near the seed → opening scale.
-  const edt = distanceTransform(comp).data;
+  const edt = inMaskBox(comp, 0, (m) => distanceTransform(m), new Float32Array(n));
   let rIn = 0;
   const Rs = Math.ceil((rSearch + rEst * 0.5) / h);
   for (let dk = -Rs; dk <= Rs; dk++) {
@@ -254,7 +341,7 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
     }
   }
   const rho = Math.min(4, Math.max(0.6, h, 0.5 * rIn));
-  const opened = open(comp, { radiusMm: rho });
+  const opened = withData(hu, inMaskBox(comp, rho, (m) => open(m, { radiusMm: rho }), new Uint8Array(n)));
   const cc2 = connectedComponents(opened, { connectivity: 6 });
   const l2 = labelNear(cc2.labels.data, dims, peakIjk, (rSearch + rho) / h + 1);
   let core: MaskVolume;
@@ -262,18 +349,33 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
   else core = withData(hu, keepLabel(cc2.labels.data, l2));
   // Restore only about a voxel of what the opening rounded off: a wider margin would also restore the stumps of
   // the cut vessels, which add nothing to the volume but lengthen the long axis.
-  const grow = dilate(core, { radiusMm: Math.min(Math.max(h * 1.01, 0.25 * rho), Math.max(h * 1.01, 1)) });
+  const growMm = Math.min(Math.max(h * 1.01, 0.25 * rho), Math.max(h * 1.01, 1));
+  const grow = withData(hu, inMaskBox(core, growMm, (m) => dilate(m, { radiusMm: growMm }), new Uint8Array(n)));
+  // Leakage cap: a vessel thicker than the opening ball survives the opening; nothing of the nodule lies beyond
+  // ~1.6× its own (ray-median) radius from the peak even when lobulated, so what does is an attached structure.
+  const rRay = Math.max(0.5 * rEst, rayRadiusMm(s, lungWide.data, dims, peakIjk, h, T));
+  const capVox = (1.6 * rRay + 2 * h) / h;
+  const cap2 = capVox * capVox;
   const fin = new Uint8Array(n);
   let count = 0;
-  for (let v = 0; v < n; v++) if (grow.data[v] !== 0 && comp.data[v] !== 0) { fin[v] = 1; count++; }
-  const cc3 = connectedComponents(withData(hu, fin), { connectivity: 6, sortBySize: true });
-  const mask = withData(hu, cc3.count > 1 ? keepLabel(cc3.labels.data, 1) : fin);
-  if (cc3.count > 1) count = cc3.sizes[1] as number;
+  for (let v = 0; v < n; v++) {
+    if (grow.data[v] === 0 || comp.data[v] === 0) continue;
+    const k = Math.floor(v / plane), j = Math.floor((v - k * plane) / nx), i = v - k * plane - j * nx;
+    if ((i - peakIjk[0]) ** 2 + (j - peakIjk[1]) ** 2 + (k - peakIjk[2]) ** 2 > cap2) continue;
+    fin[v] = 1;
+    count++;
+  }
+  // The component at the peak (not the largest: a cut-off vessel stump can outgrow a small nodule).
+  const cc3 = connectedComponents(withData(hu, fin), { connectivity: 6 });
+  const l3 = cc3.count > 1 ? labelNear(cc3.labels.data, dims, peakIjk, (rSearch + rho) / h + 1) : 1;
+  const mask = withData(hu, cc3.count > 1 ? keepLabel(cc3.labels.data, l3 || 1) : fin);
+  if (cc3.count > 1) count = cc3.sizes[l3 || 1] as number;
   if (count === 0) return null;
 
   // Partial-volume weighted volume over the mask and its outer shell (shell voxels above T belong to cut-off structures).
   // The shell must hold the blur tail (PSF ≈ 0.6–1 mm σ), whatever the grid.
-  const shell = dilate(mask, { radiusMm: Math.max(1.5 * h, 1.6) });
+  const shellMm = Math.max(1.5 * h, 1.6);
+  const shell = withData(hu, inMaskBox(mask, shellMm, (m) => dilate(m, { radiusMm: shellMm }), new Uint8Array(n)));
   let wsum = 0;
   const denom = Math.max(30, level - bg);
   let touches = false, contact = 0;
