@@ -60,7 +60,9 @@ export function resampleToGrid<T extends VoxelArray>(vol: Volume<T>, grid: GridG
   }
   const interpolation = opts.interpolation ?? 'linear';
   if (interpolation !== 'linear' && interpolation !== 'nearest') throw invalid(`unknown interpolation ${String(interpolation)}`);
-  const threads = resolveThreads(opts.threads, Math.max(voxelCount(grid.dims), voxelCount(vol.dims)));
+  // The work is one interpolation per OUTPUT voxel: a small grid taken from a large scan stays on this thread
+  // (threading it would first copy the whole scan into shared memory, which cost analyses seconds).
+  const threads = resolveThreads(opts.threads, voxelCount(grid.dims));
   const shared = threads > 1;
   const p: ResampleParams = {
     src: shared ? shareArray(vol.data) : vol.data,
