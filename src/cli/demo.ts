@@ -13,6 +13,8 @@ import { writePhantoms } from './phantom.ts';
 import { createProgressReporter } from './progress.ts';
 
 export const DEMO_SLICE_THICKNESS_MM = 2.5;
+/** A demo study with nothing in it would show nothing: the phantom always holds this many nodules. */
+export const DEMO_NODULES = 4;
 
 export const DEMO_HELP = `Usage: secondreader demo [--out DIR] [--seed S]
 
@@ -47,7 +49,7 @@ export async function demoCommand(args: readonly string[], deps: CliDeps, signal
   if (!explicit && !writableDir(root)) root = join(deps.env['TMPDIR'] ?? tmpdir(), 'secondreader-demo');
   const progress = createProgressReporter(deps.stderr);
   // 2.5 mm, a routine chest reconstruction: a third of the slices of a 1 mm series, so the demo stays quick.
-  const [written] = await writePhantoms({ kind: 'chest', outDir: join(root, 'phantom'), cases: 1, seed, sliceThicknessMm: DEMO_SLICE_THICKNESS_MM, progress });
+  const [written] = await writePhantoms({ kind: 'chest', outDir: join(root, 'phantom'), cases: 1, seed, sliceThicknessMm: DEMO_SLICE_THICKNESS_MM, noduleCount: DEMO_NODULES, progress });
   const dicomDir = written?.dicomDir ?? join(root, 'phantom');
   const result = await analyzePaths({
     paths: [dicomDir],

@@ -27,6 +27,8 @@ export interface PhantomRequest {
   readonly seed: number;
   /** Reconstructed slice thickness (mm); default: drawn per case by the phantom. */
   readonly sliceThicknessMm?: number;
+  /** Chest only: exactly this many nodules per case; default: drawn per case (0–6). */
+  readonly noduleCount?: number;
   readonly progress?: ProgressReporter;
 }
 
@@ -47,6 +49,7 @@ export async function writePhantoms(req: PhantomRequest): Promise<PhantomCase[]>
       seed: req.seed,
       cases: req.cases,
       ...(req.sliceThicknessMm !== undefined ? { sliceThicknessMm: req.sliceThicknessMm } : {}),
+      ...(req.noduleCount !== undefined ? { noduleCount: req.noduleCount } : {}),
       onProgress: (p) => progress?.update('phantom', (p.case - (p.stage === 'done' ? 0 : 1)) / p.cases, `chest ${p.caseId}: ${p.stage === 'start' ? 'generating' : 'written'}`),
     });
   } else {
