@@ -7,9 +7,9 @@
 import { SrError } from '../../core/errors.ts';
 import { FEATURE_NAMES } from './features.ts';
 import { NODULE_MODEL } from './model.ts';
-import type { LogisticModel } from './model.ts';
+import type { LogisticModel } from './logistic-model.ts';
 
-export type { LogisticModel } from './model.ts';
+export type { LogisticModel } from './logistic-model.ts';
 
 export function sigmoid(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));

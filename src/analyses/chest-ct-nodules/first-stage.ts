@@ -9,7 +9,7 @@ import type { Int16Volume, MaskVolume } from '../../imaging/index.ts';
 import { hessianAt } from '../../imaging/index.ts';
 import type { Candidate } from './candidates.ts';
 import { sigmoid, logit } from './classify.ts';
-import type { LogisticModel } from './model.ts';
+import type { LogisticModel } from './logistic-model.ts';
 import { FIRST_STAGE_MODEL } from './model-first-stage.ts';
 import { SrError } from '../../core/errors.ts';
 
