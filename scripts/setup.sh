@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything SecondReader and its tests need on a fresh Debian machine:
-# Debian packages (dcmtk: real DIMSE peers and dcmdump; dicom3tools: the dciodvfy IOD validator) and the
+# Debian packages (dcmtk: real DIMSE peers and dcmdump; dicom3tools: the dciodvfy IOD validator; orthanc) and the
 # npm dependencies from package-lock.json. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v dcmdump  >/dev/null 2>&1 || need+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
+# Orthanc (+ its DICOMweb plugin): the real PACS peer of the interop tests and bench:ingest. Tests start their own
+# instance on loopback ports with their own config; the Debian service itself is never started here.
+command -v Orthanc  >/dev/null 2>&1 || need+=(orthanc)
+[ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}"

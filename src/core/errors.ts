@@ -47,6 +47,32 @@ export const ERROR_CATALOGUE = {
   OUTPUT_INVALID: { status: 500, title: 'Analysis output does not match the findings schema' },
   ANALYSIS_CANCELLED: { status: 409, title: 'Analysis cancelled before it finished' },
 
+  // --- archive (src/archive) ---
+  ARCHIVE_UNAVAILABLE: { status: 503, title: 'Archive database or blob store unavailable' },
+  ARCHIVE_INSTANCE_INVALID: { status: 422, title: 'Instance lacks the identifiers the archive needs' },
+  ARCHIVE_CONFLICT: { status: 409, title: 'Instance conflicts with what is stored' },
+  ARCHIVE_STORAGE_FULL: { status: 507, title: 'Archive storage is full' },
+
+  // --- DIMSE networking (src/dimse) ---
+  DIMSE_ASSOCIATION_REJECTED: { status: 403, title: 'DICOM association rejected' },
+  DIMSE_ASSOCIATION_FAILED: { status: 502, title: 'DICOM association failed or was aborted' },
+  DIMSE_PEER_UNKNOWN: { status: 404, title: 'Unknown DICOM destination AE' },
+  DIMSE_OPERATION_FAILED: { status: 502, title: 'DICOM operation failed at the peer' },
+  DIMSE_TIMEOUT: { status: 504, title: 'DICOM peer did not answer in time' },
+
+  // --- DICOMweb / HTTP (src/dicomweb, src/server) ---
+  HTTP_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  HTTP_NOT_ACCEPTABLE: { status: 406, title: 'None of the accepted media types can be produced' },
+  HTTP_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  HTTP_BODY_TRUNCATED: { status: 400, title: 'Request body ended before its declared end' },
+
+  // --- jobs (src/jobs) ---
+  JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
+  JOB_INVALID_STATE: { status: 409, title: 'Job is not in a state that allows this' },
+  JOB_QUEUE_UNAVAILABLE: { status: 503, title: 'Job queue unavailable' },
+  JOB_LOST: { status: 500, title: 'Job worker disappeared while running it' },
+
   // --- evaluation / phantoms ---
   TRUTH_INVALID: { status: 422, title: 'Ground-truth file is invalid' },
   PHANTOM_INVALID_OPTIONS: { status: 400, title: 'Invalid phantom options' },

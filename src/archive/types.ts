@@ -1,0 +1,167 @@
+/**
+ * The archive contract: what the DIMSE SCP, DICOMweb, the engine wiring and the REST API may use. Two
+ * implementations share it (embedded: SQLite index + files; scale-out: PostgreSQL index + shared filesystem), and one
+ * test suite runs against both. The archive knows no analysis: results are opaque JSON documents keyed by
+ * (analysis id, analysis version, series).
+ *
+ * Durability contract: `storeInstance` resolves only after the blob is fsynced and renamed into place AND the index
+ * row is committed, so a caller that acknowledges (C-STORE response, STOW 200) after it resolves never loses an
+ * instance. Re-storing the same SOP Instance UID is idempotent (same bytes → `duplicate`; different bytes →
+ * replaced, as Orthanc's OverwriteInstances does, and logged).
+ */
+import type { Readable } from 'node:stream';
+
+export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'INSTANCE';
+
+/**
+ * DICOM keyword → match value in C-FIND / QIDO-RS syntax (PS3.4 C.2.2.2): '' universal match, `*` and `?`
+ * wildcards, `a\b\c` UID list, `20200101-20201231` / `-20201231` / `20200101-` date and time ranges.
+ * PatientName matching is case-insensitive (QIDO fuzzymatching not supported; documented).
+ */
+export type MatchKeys = Readonly<Record<string, string>>;
+
+export interface QueryRequest {
+  readonly level: QueryLevel;
+  readonly match: MatchKeys;
+  /** Default 1000 for QIDO; C-FIND passes undefined (all). */
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+/** A result row: DICOM keyword → value. Strings as stored (DICOM VR text); counts as numbers; missing → null. */
+export type QueryRow = Readonly<Record<string, string | number | null>>;
+
+/** Where an instance came from, kept in the index for audit and routing rules. */
+export interface InstanceOrigin {
+  readonly via: 'dimse' | 'stow' | 'api' | 'result' | 'import';
+  /** Calling AE title (DIMSE) or user/client (HTTP). */
+  readonly sourceAe?: string;
+  readonly remoteAddress?: string;
+}
+
+export interface InstanceRecord {
+  readonly sopInstanceUid: string;
+  readonly sopClassUid: string;
+  readonly seriesInstanceUid: string;
+  readonly studyInstanceUid: string;
+  readonly patientId: string;
+  readonly transferSyntaxUid: string;
+  readonly instanceNumber: number | null;
+  readonly numberOfFrames: number;
+  readonly rows: number | null;
+  readonly columns: number | null;
+  readonly sizeBytes: number;
+  /** Hex SHA-256 of the stored Part 10 bytes (idempotency, integrity checks). */
+  readonly sha256: string;
+  /** Key in the blob store. */
+  readonly blobKey: string;
+  readonly receivedAt: string;
+  readonly origin: InstanceOrigin;
+}
+
+export interface SeriesRecord {
+  readonly seriesInstanceUid: string;
+  readonly studyInstanceUid: string;
+  readonly patientId: string;
+  readonly modality: string;
+  readonly seriesNumber: number | null;
+  readonly seriesDescription: string | null;
+  readonly bodyPartExamined: string | null;
+  readonly instanceCount: number;
+  readonly firstReceivedAt: string;
+  readonly lastReceivedAt: string;
+  /** Set when the stable event was emitted for the current content; reset to null when a new instance arrives. */
+  readonly stableAt: string | null;
+  /** Calling AE of the most recent instance (routing rules). */
+  readonly sourceAe: string | null;
+}
+
+export interface StoreOutcome {
+  readonly status: 'stored' | 'duplicate' | 'replaced';
+  readonly instance: InstanceRecord;
+}
+
+/** The bytes of one Part 10 file to store: in memory, or a temp file the caller wrote (moved into the store). */
+export type InstanceSource = { readonly bytes: Uint8Array } | { readonly tempFile: string };
+
+export interface SeriesStableEvent {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly modality: string;
+  readonly instanceCount: number;
+  readonly sourceAe: string | null;
+}
+
+/** An analysis result stored back in the archive; re-running the same (analysis, version, series) replaces it. */
+export interface ResultRecord {
+  readonly id: string;
+  readonly analysisId: string;
+  readonly analysisVersion: string;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly status: 'ok' | 'skipped' | 'failed';
+  /** The AnalysisResultJson of findings.json for this (analysis, series), as JSON. */
+  readonly document: unknown;
+  /** Blob keys of attached files (label map NIfTI, key-image PNGs), by name. */
+  readonly attachments: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+  /** Job that produced it, if any. */
+  readonly jobId: string | null;
+}
+
+export interface ResultInput {
+  readonly analysisId: string;
+  readonly analysisVersion: string;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly status: ResultRecord['status'];
+  readonly document: unknown;
+  /** name → bytes; stored as blobs before the row is written. */
+  readonly attachments?: Readonly<Record<string, Uint8Array>>;
+  readonly jobId?: string;
+}
+
+/** Blob storage behind the index: a local/shared folder now; S3-compatible later behind the same interface. */
+export interface BlobStore {
+  /** Atomic: temp file + fsync + rename. Returns the size written. */
+  put(key: string, source: InstanceSource): Promise<number>;
+  get(key: string): Promise<Uint8Array>;
+  stream(key: string, range?: { start: number; end: number }): Readable;
+  /** A local file path for readers that need one (our DICOM reader); undefined for remote stores. */
+  localPath(key: string): string | undefined;
+  delete(key: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+}
+
+export interface Archive {
+  readonly backend: 'sqlite' | 'postgres';
+  readonly blobs: BlobStore;
+
+  storeInstance(source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome>;
+
+  /** C-FIND and QIDO-RS both call this. Rows carry the level's keys plus the computed counts (PS3.18 Table 6.7.1-2a). */
+  query(request: QueryRequest): Promise<QueryRow[]>;
+
+  getInstance(sopInstanceUid: string): Promise<InstanceRecord | undefined>;
+  /** Instances in InstanceNumber order. */
+  listInstances(filter: { studyInstanceUid?: string; seriesInstanceUid?: string }): Promise<InstanceRecord[]>;
+  getSeries(seriesInstanceUid: string): Promise<SeriesRecord | undefined>;
+  listSeries(filter: { studyInstanceUid?: string; limit?: number; offset?: number }): Promise<SeriesRecord[]>;
+  readInstance(sopInstanceUid: string): Promise<Uint8Array>;
+
+  /**
+   * Series that have received no instance for `quietMs` and whose stable event has not been emitted for the
+   * current content; marks them stable (atomically, so two processes never both emit one). Survives restarts:
+   * a series received before a crash is still found here after it.
+   */
+  claimStableSeries(quietMs: number, now?: Date): Promise<SeriesStableEvent[]>;
+
+  putResult(input: ResultInput): Promise<ResultRecord>;
+  getResult(id: string): Promise<ResultRecord | undefined>;
+  listResults(filter: { studyInstanceUid?: string; seriesInstanceUid?: string; analysisId?: string }): Promise<ResultRecord[]>;
+
+  /** Deletes a series' instances (index rows first, then blobs). */
+  deleteSeries(seriesInstanceUid: string): Promise<number>;
+
+  close(): Promise<void>;
+}
