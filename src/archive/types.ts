@@ -126,6 +126,7 @@ export interface BlobStore {
   /** Atomic: temp file + fsync + rename. Returns the size written. */
   put(key: string, source: InstanceSource): Promise<number>;
   get(key: string): Promise<Uint8Array>;
+  /** `range.end` is inclusive (as in HTTP Range and fs.createReadStream). */
   stream(key: string, range?: { start: number; end: number }): Readable;
   /** A local file path for readers that need one (our DICOM reader); undefined for remote stores. */
   localPath(key: string): string | undefined;

@@ -1,0 +1,145 @@
+/**
+ * Filesystem blob store (a local folder, or a shared one for scale-out). Every put is atomic and durable: a temp
+ * file in the target folder, fsync, rename over the target, fsync of the folder (POSIX: the rename itself is only
+ * durable once the directory is synced). Temp files carry TEMP_SUFFIX so the recovery pass can find leftovers.
+ */
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { basename, dirname, join, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { SrError, toSrError } from '../core/errors.ts';
+import type { BlobStore, InstanceSource } from './types.ts';
+
+export const TEMP_SUFFIX = '.sr-tmp';
+
+const KEY_RE = /^[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/;
+
+/** Keys are relative paths of safe segments: no `..`, no hidden names (those are our temp files). */
+export function checkBlobKey(key: string): void {
+  if (!KEY_RE.test(key) || key.split('/').some((s) => s === '.' || s === '..' || s.startsWith('.')) || key.endsWith(TEMP_SUFFIX)) {
+    throw new SrError('ARCHIVE_INSTANCE_INVALID', `invalid blob key ${JSON.stringify(key)}`, { details: { key } });
+  }
+}
+
+function ioError(e: unknown, what: string, key: string): SrError {
+  const code = (e as { code?: unknown }).code;
+  if (code === 'ENOENT') return new SrError('NOT_FOUND', `blob ${key} not found`, { cause: e, details: { key } });
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new SrError('ARCHIVE_STORAGE_FULL', `${what}: storage full`, { cause: e, details: { key } });
+  return toSrError(e, 'IO_ERROR', what, { key });
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fsyncFile(path: string): Promise<number> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+    return (await fh.stat()).size;
+  } finally {
+    await fh.close();
+  }
+}
+
+export class FsBlobStore implements BlobStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  pathOf(key: string): string {
+    checkBlobKey(key);
+    return join(this.root, ...key.split('/'));
+  }
+
+  tempPathFor(path: string): string {
+    return join(dirname(path), `.${basename(path)}.${randomUUID().slice(0, 8)}${TEMP_SUFFIX}`);
+  }
+
+  async put(key: string, source: InstanceSource): Promise<number> {
+    const path = this.pathOf(key);
+    const dir = dirname(path);
+    const tmp = this.tempPathFor(path);
+    try {
+      await mkdir(dir, { recursive: true });
+      let size: number;
+      if ('bytes' in source) {
+        const fh = await open(tmp, 'wx');
+        try {
+          await fh.writeFile(source.bytes);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        size = source.bytes.byteLength;
+        await rename(tmp, path);
+      } else {
+        // The caller's temp file: sync it (the caller may not have), then move it; across filesystems, copy.
+        size = await fsyncFile(source.tempFile);
+        try {
+          await rename(source.tempFile, path);
+        } catch (e) {
+          if ((e as { code?: unknown }).code !== 'EXDEV') throw e;
+          await copyFile(source.tempFile, tmp);
+          await fsyncFile(tmp);
+          await rename(tmp, path);
+          await unlink(source.tempFile);
+        }
+      }
+      await fsyncDir(dir);
+      return size;
+    } catch (e) {
+      await unlink(tmp).catch((unlinkErr: unknown) => unlinkErr); // may not exist; the first error wins
+      throw ioError(e, `could not store blob ${key}`, key);
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      const b = await readFile(this.pathOf(key));
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      throw ioError(e, `could not read blob ${key}`, key);
+    }
+  }
+
+  /** `range.end` is inclusive, as in HTTP Range and fs.createReadStream. */
+  stream(key: string, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.pathOf(key), range ? { start: range.start, end: range.end } : {});
+  }
+
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'ENOENT') return;
+      throw ioError(e, `could not delete blob ${key}`, key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.pathOf(key))).isFile();
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'ENOENT') return false;
+      throw ioError(e, `could not stat blob ${key}`, key);
+    }
+  }
+
+  /** The blob key of a path under the root (recovery walks files). */
+  keyOf(path: string): string {
+    return path.slice(this.root.length + 1).split(sep).join('/');
+  }
+}

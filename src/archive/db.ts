@@ -1,0 +1,216 @@
+/**
+ * One small SQL interface over both index back ends, so the archive's queries are written once. SQL uses `?`
+ * placeholders (rewritten to `$n` for PostgreSQL); everything else that differs between the dialects lives in
+ * `Dialect` (DDL types, string aggregation, how a write transaction starts).
+ *
+ * better-sqlite3 is synchronous and has one connection: an `await` inside a transaction would let another
+ * caller's statements run inside it, so every SQLite operation goes through one queue. PostgreSQL uses a pool;
+ * each transaction holds one client.
+ */
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { SrError, toSrError } from '../core/errors.ts';
+
+export type SqlValue = string | number | null;
+export type SqlRow = Record<string, unknown>;
+
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** Column type of sizes (files over 2 GiB). */
+  readonly bigint: string;
+  /** Column type of text that is matched or ordered: bytewise comparison in both. */
+  readonly text: string;
+  /** `agg(DISTINCT expr)` as a comma-separated string. */
+  distinctList(expr: string): string;
+}
+
+export interface SqlExec {
+  all(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+export interface SqlDb extends SqlExec {
+  readonly dialect: Dialect;
+  /** Runs `fn` in a write transaction (SQLite: BEGIN IMMEDIATE, so lock upgrades never deadlock). */
+  tx<T>(fn: (q: SqlExec) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const SQLITE_DIALECT: Dialect = {
+  name: 'sqlite',
+  bigint: 'INTEGER',
+  text: 'TEXT',
+  distinctList: (expr) => `group_concat(DISTINCT ${expr})`,
+};
+
+const PG_DIALECT: Dialect = {
+  name: 'postgres',
+  bigint: 'BIGINT',
+  text: 'TEXT COLLATE "C"',
+  distinctList: (expr) => `string_agg(DISTINCT ${expr}, ',')`,
+};
+
+function unavailable(e: unknown, what: string): SrError {
+  return toSrError(e, 'ARCHIVE_UNAVAILABLE', what);
+}
+
+/**
+ * SQLite in WAL mode with synchronous=FULL: the WAL is fsynced at every commit, so a committed index row survives
+ * power loss, as the blob (fsynced before it) does. NORMAL would only be safe against process crashes, and the
+ * recovery pass removes blobs without rows, so an acknowledged instance could vanish (see ADR 0004).
+ */
+export function openSqlite(path: string): SqlDb {
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 15000');
+    db.pragma('foreign_keys = OFF');
+  } catch (e) {
+    throw unavailable(e, `could not open the SQLite index ${path}`);
+  }
+  const cache = new Map<string, Database.Statement>();
+  const prep = (sql: string): Database.Statement => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+  const guard = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(sqliteError(e));
+    }
+  };
+  const exec: SqlExec = {
+    all: (sql, params = []) => guard(() => {
+      const s = prep(sql);
+      return s.reader ? (s.all(...params) as SqlRow[]) : (s.run(...params), []);
+    }),
+    run: (sql, params = []) => guard(() => prep(sql).run(...params).changes),
+  };
+  let queue: Promise<unknown> = Promise.resolve();
+  const enqueue = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = queue.then(fn, fn);
+    queue = p.catch((e: unknown) => e);
+    return p;
+  };
+  let closed = false;
+  return {
+    dialect: SQLITE_DIALECT,
+    all: (sql, params) => enqueue(() => exec.all(sql, params)),
+    run: (sql, params) => enqueue(() => exec.run(sql, params)),
+    tx: (fn) => enqueue(async () => {
+      await guard(() => db.prepare('BEGIN IMMEDIATE').run());
+      try {
+        const r = await fn(exec);
+        db.prepare('COMMIT').run();
+        return r;
+      } catch (e) {
+        if (db.inTransaction) db.prepare('ROLLBACK').run();
+        throw sqliteError(e);
+      }
+    }),
+    close: () => enqueue(() => {
+      if (!closed) {
+        closed = true;
+        db.close();
+      }
+      return Promise.resolve();
+    }),
+  };
+}
+
+function sqliteError(e: unknown): SrError {
+  if (e instanceof SrError) return e;
+  const code = (e as { code?: unknown }).code;
+  if (code === 'SQLITE_FULL') return toSrError(e, 'ARCHIVE_STORAGE_FULL', 'SQLite index: disk full');
+  return unavailable(e, 'SQLite index error');
+}
+
+function toPg(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+function quoteIdent(id: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(id)) throw new SrError('CONFIG_INVALID', `invalid PostgreSQL schema name ${JSON.stringify(id)}`);
+  return `"${id}"`;
+}
+
+export async function openPostgres(connectionString: string, schema: string): Promise<SqlDb> {
+  const quoted = quoteIdent(schema);
+  const pool = new pg.Pool({ connectionString, max: 10, options: `-c search_path=${quoted}` });
+  pool.on('error', (e) => void e); // idle-client errors surface on the next query as ARCHIVE_UNAVAILABLE
+  try {
+    const c = await pool.connect();
+    try {
+      // Two processes starting together must not both create the schema: serialize on an advisory lock.
+      await c.query('SELECT pg_advisory_lock(hashtext($1))', [`sr-archive:${schema}`]);
+      try {
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+      } finally {
+        await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`sr-archive:${schema}`]);
+      }
+    } finally {
+      c.release();
+    }
+  } catch (e) {
+    await pool.end().catch((endErr: unknown) => endErr);
+    throw unavailable(e, 'could not connect to PostgreSQL');
+  }
+  const on = (c: pg.Pool | pg.PoolClient): SqlExec => ({
+    all: async (sql, params = []) => {
+      try {
+        return (await c.query(toPg(sql), params as SqlValue[])).rows as SqlRow[];
+      } catch (e) {
+        throw pgError(e);
+      }
+    },
+    run: async (sql, params = []) => {
+      try {
+        return (await c.query(toPg(sql), params as SqlValue[])).rowCount ?? 0;
+      } catch (e) {
+        throw pgError(e);
+      }
+    },
+  });
+  const poolExec = on(pool);
+  return {
+    dialect: PG_DIALECT,
+    all: poolExec.all,
+    run: poolExec.run,
+    tx: async (fn) => {
+      let c: pg.PoolClient;
+      try {
+        c = await pool.connect();
+      } catch (e) {
+        throw unavailable(e, 'could not connect to PostgreSQL');
+      }
+      try {
+        await c.query('BEGIN');
+        const r = await fn(on(c));
+        await c.query('COMMIT');
+        return r;
+      } catch (e) {
+        await c.query('ROLLBACK').catch((rbErr: unknown) => rbErr);
+        throw e instanceof SrError ? e : pgError(e);
+      } finally {
+        c.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+function pgError(e: unknown): SrError {
+  const code = (e as { code?: unknown }).code;
+  // Class 08 connection exceptions, 57P0x shutdown: the database is unavailable, not the request wrong.
+  if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P'))) return unavailable(e, 'PostgreSQL unavailable');
+  if (e instanceof Error && /ECONNREFUSED|ECONNRESET|terminat/i.test(e.message)) return unavailable(e, 'PostgreSQL unavailable');
+  return toSrError(e, 'ARCHIVE_UNAVAILABLE', 'PostgreSQL query failed');
+}

@@ -1,0 +1,204 @@
+/**
+ * storeInstance: parse + validate, blob first (fsynced, renamed), then the index rows in one transaction. An
+ * instance is acknowledged (the promise resolves) only after both, so a crash before the commit leaves at most a
+ * blob without a row, which was never acknowledged (recovery removes it, see recovery.ts).
+ *
+ * Concurrency: many stores of one series run at once (a DIMSE association, parallel STOW parts, several
+ * processes on PostgreSQL). Patient/study/series rows are upserted with ON CONFLICT; the instance row is
+ * inserted with ON CONFLICT DO NOTHING and, when it already exists, re-read under FOR UPDATE (PostgreSQL) so
+ * two stores of the same SOP Instance UID agree on which is `stored` and which is `duplicate`/`replaced`.
+ */
+import type { Logger } from '../core/log.ts';
+import type { SqlDb, SqlExec, SqlRow } from './db.ts';
+import type { BlobStore, InstanceOrigin, InstanceRecord, InstanceSource, StoreOutcome } from './types.ts';
+import { parseInstanceBytes, parseInstanceFile, type IndexedHeader, type ParsedInstance } from './header.ts';
+import { unlink } from 'node:fs/promises';
+import { SrError } from '../core/errors.ts';
+
+export function instanceKey(h: Pick<IndexedHeader, 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID'>): string {
+  return `instances/${h.StudyInstanceUID}/${h.SeriesInstanceUID}/${h.SOPInstanceUID}.dcm`;
+}
+
+export function nameNorm(name: string | null): string | null {
+  return name === null ? null : name.toUpperCase();
+}
+
+export const INSTANCE_COLUMNS =
+  'sop_uid, series_uid, study_uid, patient_id, sop_class_uid, instance_number, n_rows, n_columns, number_of_frames, ' +
+  'transfer_syntax_uid, size_bytes, sha256, blob_key, received_at, origin_via, origin_ae, origin_address';
+
+function numOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+function strOrUndef(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function instanceFromRow(r: SqlRow): InstanceRecord {
+  const ae = strOrUndef(r['origin_ae']);
+  const addr = strOrUndef(r['origin_address']);
+  return {
+    sopInstanceUid: String(r['sop_uid']),
+    sopClassUid: String(r['sop_class_uid']),
+    seriesInstanceUid: String(r['series_uid']),
+    studyInstanceUid: String(r['study_uid']),
+    patientId: String(r['patient_id']),
+    transferSyntaxUid: String(r['transfer_syntax_uid']),
+    instanceNumber: numOrNull(r['instance_number']),
+    numberOfFrames: Number(r['number_of_frames']),
+    rows: numOrNull(r['n_rows']),
+    columns: numOrNull(r['n_columns']),
+    sizeBytes: Number(r['size_bytes']),
+    sha256: String(r['sha256']),
+    blobKey: String(r['blob_key']),
+    receivedAt: String(r['received_at']),
+    origin: {
+      via: String(r['origin_via']) as InstanceOrigin['via'],
+      ...(ae !== undefined ? { sourceAe: ae } : {}),
+      ...(addr !== undefined ? { remoteAddress: addr } : {}),
+    },
+  };
+}
+
+async function upsertParents(q: SqlExec, h: IndexedHeader, now: string, sourceAe: string | null): Promise<void> {
+  // The first instance of a patient/study names it; later ones only fill attributes still empty.
+  await q.run(
+    `INSERT INTO patients (patient_id, patient_name, patient_name_norm, patient_birth_date, patient_sex, created_at)
+     VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (patient_id) DO UPDATE SET
+       patient_name = COALESCE(patients.patient_name, excluded.patient_name),
+       patient_name_norm = COALESCE(patients.patient_name_norm, excluded.patient_name_norm),
+       patient_birth_date = COALESCE(patients.patient_birth_date, excluded.patient_birth_date),
+       patient_sex = COALESCE(patients.patient_sex, excluded.patient_sex)
+     WHERE (patients.patient_name IS NULL AND excluded.patient_name IS NOT NULL)
+       OR (patients.patient_birth_date IS NULL AND excluded.patient_birth_date IS NOT NULL)
+       OR (patients.patient_sex IS NULL AND excluded.patient_sex IS NOT NULL)`,
+    [h.PatientID, h.PatientName, nameNorm(h.PatientName), h.PatientBirthDate, h.PatientSex, now],
+  );
+  await q.run(
+    `INSERT INTO studies (study_uid, patient_id, patient_name, patient_name_norm, patient_birth_date, patient_sex, study_date,
+       study_time, accession_number, referring_physician_name, study_description, study_id, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (study_uid) DO UPDATE SET
+       study_description = COALESCE(studies.study_description, excluded.study_description),
+       accession_number = COALESCE(studies.accession_number, excluded.accession_number),
+       study_date = COALESCE(studies.study_date, excluded.study_date),
+       study_time = COALESCE(studies.study_time, excluded.study_time)
+     WHERE (studies.study_description IS NULL AND excluded.study_description IS NOT NULL)
+       OR (studies.accession_number IS NULL AND excluded.accession_number IS NOT NULL)
+       OR (studies.study_date IS NULL AND excluded.study_date IS NOT NULL)
+       OR (studies.study_time IS NULL AND excluded.study_time IS NOT NULL)`,
+    [h.StudyInstanceUID, h.PatientID, h.PatientName, nameNorm(h.PatientName), h.PatientBirthDate, h.PatientSex, h.StudyDate,
+      h.StudyTime, h.AccessionNumber, h.ReferringPhysicianName, h.StudyDescription, h.StudyID, now],
+  );
+  // A new instance makes the series "unstable" again: the stable event is for its current content.
+  await q.run(
+    `INSERT INTO series (series_uid, study_uid, modality, series_number, series_description, body_part_examined,
+       pps_start_date, pps_start_time, instance_count, first_received_at, last_received_at, stable_at, source_ae)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, ?)
+     ON CONFLICT (series_uid) DO UPDATE SET last_received_at = excluded.last_received_at, stable_at = NULL,
+       source_ae = COALESCE(excluded.source_ae, series.source_ae)`,
+    [h.SeriesInstanceUID, h.StudyInstanceUID, h.Modality, h.SeriesNumber, h.SeriesDescription, h.BodyPartExamined,
+      h.PerformedProcedureStepStartDate, h.PerformedProcedureStepStartTime, now, now, sourceAe],
+  );
+}
+
+function instanceParams(p: ParsedInstance, key: string, now: string, origin: InstanceOrigin): Array<string | number | null> {
+  const h = p.header;
+  return [h.SOPInstanceUID, h.SeriesInstanceUID, h.StudyInstanceUID, h.PatientID, h.SOPClassUID, h.InstanceNumber, h.Rows,
+    h.Columns, h.NumberOfFrames, h.TransferSyntaxUID, p.sizeBytes, p.sha256, key, now, origin.via, origin.sourceAe ?? null,
+    origin.remoteAddress ?? null];
+}
+
+export interface StoreDeps {
+  readonly db: SqlDb;
+  readonly blobs: BlobStore;
+  readonly log: Logger;
+  /** Serializes stores of one SOP Instance UID in this process, so blob order and row order agree. */
+  readonly locks: KeyedLock;
+}
+
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const p = prev.then(fn, fn);
+    const tail = p.catch((e: unknown) => e);
+    this.tails.set(key, tail);
+    try {
+      return await p;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export async function storeInstance(deps: StoreDeps, source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome> {
+  const label = 'bytes' in source ? `${origin.via} instance` : source.tempFile;
+  let parsed: ParsedInstance;
+  try {
+    parsed = 'bytes' in source ? parseInstanceBytes(source.bytes, label) : await parseInstanceFile(source.tempFile);
+  } catch (e) {
+    // Rejected input never stays behind: the caller's temp file is ours once handed over.
+    if ('tempFile' in source) await unlink(source.tempFile).catch((unlinkErr: unknown) => unlinkErr);
+    throw e;
+  }
+  return deps.locks.run(parsed.header.SOPInstanceUID, () => storeParsed(deps, parsed, source, origin));
+}
+
+async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome> {
+  const { db, blobs, log } = deps;
+  const h = parsed.header;
+  const key = instanceKey(h);
+  const existing = await db.all(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_uid = ?`, [h.SOPInstanceUID]);
+  const before = existing[0];
+  if (before && before['sha256'] === parsed.sha256 && before['blob_key'] === key && (await blobs.exists(key))) {
+    if ('tempFile' in source) await unlink(source.tempFile).catch((unlinkErr: unknown) => unlinkErr);
+    return { status: 'duplicate', instance: instanceFromRow(before) };
+  }
+  await blobs.put(key, source);
+  const now = new Date().toISOString();
+  const sourceAe = origin.sourceAe ?? null;
+  const outcome = await db.tx(async (q) => {
+    await upsertParents(q, h, now, sourceAe);
+    const params = instanceParams(parsed, key, now, origin);
+    const inserted = await q.all(
+      `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (sop_uid) DO NOTHING RETURNING sop_uid`,
+      params,
+    );
+    if (inserted.length === 1) {
+      await q.run('UPDATE series SET instance_count = instance_count + 1 WHERE series_uid = ?', [h.SeriesInstanceUID]);
+      return { status: 'stored' as const, oldKey: null };
+    }
+    const lock = db.dialect.name === 'postgres' ? ' FOR UPDATE' : '';
+    const prev = (await q.all(`SELECT series_uid, sha256, blob_key FROM instances WHERE sop_uid = ?${lock}`, [h.SOPInstanceUID]))[0];
+    if (prev && prev['sha256'] === parsed.sha256 && prev['blob_key'] === key) {
+      // A concurrent store of the same bytes won: same content, nothing to change.
+      return { status: 'duplicate' as const, oldKey: null };
+    }
+    await q.run(
+      `UPDATE instances SET series_uid = ?, study_uid = ?, patient_id = ?, sop_class_uid = ?, instance_number = ?, n_rows = ?,
+         n_columns = ?, number_of_frames = ?, transfer_syntax_uid = ?, size_bytes = ?, sha256 = ?, blob_key = ?, received_at = ?,
+         origin_via = ?, origin_ae = ?, origin_address = ? WHERE sop_uid = ?`,
+      [...params.slice(1), h.SOPInstanceUID],
+    );
+    const prevSeries = prev ? String(prev['series_uid']) : null;
+    if (prevSeries !== h.SeriesInstanceUID) {
+      await q.run('UPDATE series SET instance_count = instance_count + 1 WHERE series_uid = ?', [h.SeriesInstanceUID]);
+      if (prevSeries !== null) await q.run('UPDATE series SET instance_count = instance_count - 1 WHERE series_uid = ?', [prevSeries]);
+    }
+    return { status: 'replaced' as const, oldKey: prev && prev['blob_key'] !== key ? String(prev['blob_key']) : null };
+  });
+  if (outcome.oldKey !== null) await blobs.delete(outcome.oldKey);
+  if (outcome.status === 'replaced') {
+    log.warn('instance replaced by different bytes with the same SOP Instance UID', {
+      sopInstanceUid: h.SOPInstanceUID, seriesInstanceUid: h.SeriesInstanceUID, via: origin.via, sourceAe,
+    });
+  }
+  const row = (await db.all(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_uid = ?`, [h.SOPInstanceUID]))[0];
+  if (!row) throw new SrError('ARCHIVE_CONFLICT', `instance ${h.SOPInstanceUID} was deleted while it was being stored`);
+  return { status: outcome.status, instance: instanceFromRow(row) };
+}
