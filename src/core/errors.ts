@@ -66,12 +66,14 @@ export const ERROR_CATALOGUE = {
   HTTP_NOT_ACCEPTABLE: { status: 406, title: 'None of the accepted media types can be produced' },
   HTTP_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   HTTP_BODY_TRUNCATED: { status: 400, title: 'Request body ended before its declared end' },
+  HTTP_INTERNAL_ERROR: { status: 500, title: 'Unexpected server error' },
 
   // --- jobs (src/jobs) ---
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   JOB_INVALID_STATE: { status: 409, title: 'Job is not in a state that allows this' },
   JOB_QUEUE_UNAVAILABLE: { status: 503, title: 'Job queue unavailable' },
   JOB_LOST: { status: 500, title: 'Job worker disappeared while running it' },
+  JOB_INVALID_SPEC: { status: 400, title: 'Invalid job specification' },
 
   // --- evaluation / phantoms ---
   TRUTH_INVALID: { status: 422, title: 'Ground-truth file is invalid' },
