@@ -1,0 +1,382 @@
+/**
+ * The DIMSE SCP: association negotiation with an allow-list, C-ECHO, C-STORE streamed to a temp file and handed
+ * to the archive (the response goes out only after the archive has the instance durably: PS3.4 B.2.3 lets the
+ * SCU discard its copy on Success), and C-FIND/C-MOVE/C-GET (scp-query.ts).
+ *
+ * We run our own net.Server rather than dcmjs-dimse's Server: its listen() binds every interface, never sets
+ * TCP_NODELAY (Nagle + delayed ACK cap an association at ~20 instances/s) and never arms its association timer.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Archive, InstanceRecord } from '../archive/types.ts';
+import { SrError, isSrError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { codecFor } from '../dicom/index.ts';
+import { isAllowed, normaliseAddress, resolveServerConfig } from './config.ts';
+import type { DimseServerConfig, ResolvedServerConfig } from './config.ts';
+import { Dataset, RawDataset, SOP, STATUS, Scp, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, UNCOMPRESSED, constants, fileLoader, isStorageSopClass, requests, responses } from './lib.ts';
+import type { CCancelRequestT, CEchoRequestT, CFindRequestT, CGetRequestT, CMoveRequestT, CStoreRequestT, DimseAssociation, DimsePresentationContext, DimseRequest, DimseResponse } from './lib.ts';
+import { buildPart10Header, readPart10Info, readPart10InfoFromFile } from './part10.ts';
+import { handleFind, handleRetrieve } from './scp-query.ts';
+import type { QuerySession } from './scp-query.ts';
+import type { StoreResult } from './scu.ts';
+import { isWarningStatus } from './scu.ts';
+
+export interface DimseServerDeps {
+  readonly archive: Archive;
+  readonly config?: DimseServerConfig;
+  readonly log: Logger;
+}
+
+export interface DimseServer {
+  readonly port: number;
+  readonly host: string;
+  readonly aeTitle: string;
+  /** Stops listening, aborts open associations (their partial instances are discarded) and waits for stores in flight. */
+  close(): Promise<void>;
+}
+
+const QUERY_RETRIEVE = new Set<string>([SOP.PatientRootFind, SOP.PatientRootMove, SOP.PatientRootGet, SOP.StudyRootFind, SOP.StudyRootMove, SOP.StudyRootGet]);
+
+/** Library internals used here (present in dcmjs-dimse 0.3's Network, absent from its .d.ts). */
+interface NetworkInternals {
+  connected: boolean;
+  connectedTime: number | undefined;
+  lastPduTime: number | undefined;
+  association: DimseAssociation | undefined;
+  pending: DimseRequest[];
+}
+
+interface IncomingStore {
+  readonly path: string;
+  readonly stream: WriteStream;
+  readonly written: Promise<Error | undefined>;
+  complete: boolean;
+}
+
+interface Shared {
+  readonly archive: Archive;
+  readonly log: Logger;
+  readonly config: ResolvedServerConfig;
+  readonly sessions: Set<Association>;
+  readonly work: Set<Promise<void>>;
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  await unlink(path).catch((e: unknown) => e); // already moved by the archive, or never created
+}
+
+/** The first proposed transfer syntax we accept for an abstract syntax, if any. */
+function chooseTransferSyntax(abstractSyntax: string, proposed: readonly string[]): string | undefined | null {
+  if (abstractSyntax === SOP.Verification || QUERY_RETRIEVE.has(abstractSyntax)) {
+    return proposed.find((t) => t === TS_EXPLICIT_LE || t === TS_IMPLICIT_LE);
+  }
+  // We store as received: any syntax our reader can index (codecFor knows it), compressed ones included.
+  // Explicit VR big endian is retired (PS3.5 A.3) and few viewers read it: only when nothing else is offered.
+  if (isStorageSopClass(abstractSyntax)) return proposed.find((t) => t !== TS_EXPLICIT_BE && codecFor(t) !== undefined) ?? proposed.find((t) => t === TS_EXPLICIT_BE);
+  return null;
+}
+
+class Association extends Scp {
+  private readonly shared: Shared;
+  private readonly conn: Socket;
+  private readonly remoteAddress: string;
+  private callingAe = '';
+  private closed = false;
+  private readonly incoming = new WeakMap<DimseRequest, IncomingStore>();
+  private readonly open = new Set<IncomingStore>();
+  private readonly cancelled = new Set<number>();
+
+  constructor(socket: Socket, shared: Shared) {
+    super(socket, { connectTimeout: shared.config.idleMs, associationTimeout: shared.config.associationMs, pduTimeout: shared.config.idleMs });
+    this.shared = shared;
+    this.conn = socket;
+    this.remoteAddress = normaliseAddress(socket.remoteAddress ?? '');
+    // dcmjs-dimse's Server sets `connected` but not `connectedTime`, so its association timer never fires.
+    const net = this.internals();
+    net.connected = true;
+    net.connectedTime = Date.now();
+    this.on('networkError', (e: Error) => {
+      shared.log.warn('dimse connection error', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, error: e.message });
+      socket.destroy();
+    });
+    this.on('close', () => this.onClose());
+  }
+
+  destroy(): void {
+    this.conn.destroy();
+  }
+
+  private internals(): NetworkInternals {
+    return this as unknown as NetworkInternals;
+  }
+
+  private run(task: () => Promise<void>): void {
+    const p = task().catch((e: unknown) => {
+      this.shared.log.error('dimse handler failed', { callingAe: this.callingAe, error: e instanceof Error ? e.message : String(e) });
+    });
+    this.shared.work.add(p);
+    void p.finally(() => this.shared.work.delete(p));
+  }
+
+  override associationRequested(association: DimseAssociation): void {
+    const { config, log } = this.shared;
+    this.callingAe = association.getCallingAeTitle();
+    const called = association.getCalledAeTitle();
+    const who = { callingAe: this.callingAe, calledAe: called, remoteAddress: this.remoteAddress };
+    const { RejectResult, RejectSource, RejectReason, PresentationContextResult } = constants;
+    let reject: [number, number, number, string] | undefined;
+    if (this.shared.sessions.size > config.maxAssociations) {
+      reject = [RejectResult.Transient, RejectSource.ServiceProviderPresentation, 2, 'too many associations'];
+    } else if (called !== config.aeTitle) {
+      reject = [RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized, 'called AE title not recognized'];
+    } else if (!isAllowed(config.allow, this.callingAe, this.remoteAddress)) {
+      reject = [RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized, 'calling AE title / address not allowed'];
+    }
+    if (reject) {
+      log.warn('dimse association rejected', { ...who, reason: reject[3] });
+      this.sendAssociationReject(reject[0], reject[1], reject[2]);
+      this.conn.end();
+      return;
+    }
+    let accepted = 0;
+    for (const { id } of association.getPresentationContexts()) {
+      const pc: DimsePresentationContext = association.getPresentationContext(id);
+      const ts = chooseTransferSyntax(pc.getAbstractSyntaxUid(), pc.getTransferSyntaxUids());
+      if (ts === null) pc.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+      else if (ts === undefined) pc.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+      else {
+        pc.setResult(PresentationContextResult.Accept, ts);
+        accepted++;
+      }
+    }
+    const peerMax = association.getMaxPduLength();
+    association.setMaxPduLength(peerMax > 0 ? Math.min(peerMax, config.maxPduLength) : config.maxPduLength);
+    log.info('dimse association accepted', { ...who, contexts: association.getPresentationContexts().length, accepted });
+    this.sendAssociationAccept();
+  }
+
+  override associationReleaseRequested(): void {
+    this.sendAssociationReleaseResponse();
+  }
+
+  override abort(source: number, reason: number): void {
+    this.shared.log.warn('dimse association aborted by the peer', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, source, reason });
+    this.conn.destroy();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.shared.sessions.delete(this);
+    for (const store of this.open) {
+      if (store.complete) continue;
+      // A C-STORE cut off mid-dataset: discard what arrived, nothing partial reaches the archive.
+      this.shared.log.warn('dimse C-STORE interrupted, partial instance discarded', { callingAe: this.callingAe, remoteAddress: this.remoteAddress });
+      store.stream.destroy();
+      void store.written.then(() => removeQuietly(store.path));
+    }
+    this.open.clear();
+  }
+
+  override cEchoRequest(request: CEchoRequestT, callback: (response: DimseResponse) => void): void {
+    const r = responses.CEchoResponse.fromRequest(request);
+    r.setStatus(STATUS.Success);
+    callback(r);
+  }
+
+  override createStoreWritableStream(context: DimsePresentationContext, request: CStoreRequestT): WriteStream {
+    const path = join(this.shared.config.tempDir, `${randomUUID()}.dcm`);
+    const stream = createWriteStream(path, { flags: 'wx' });
+    const written = new Promise<Error | undefined>((resolve) => {
+      let error: Error | undefined;
+      stream.on('error', (e) => {
+        error ??= e;
+      });
+      stream.on('close', () => resolve(error));
+    });
+    stream.write(
+      buildPart10Header({
+        sopClassUid: request.getAffectedSopClassUid(),
+        sopInstanceUid: request.getAffectedSopInstanceUid(),
+        transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? TS_IMPLICIT_LE,
+        sourceAe: this.callingAe,
+      }),
+    );
+    const store: IncomingStore = { path, stream, written, complete: false };
+    this.incoming.set(request, store);
+    this.open.add(store);
+    return stream;
+  }
+
+  override createDatasetFromStoreWritableStream(_writable: unknown, context: DimsePresentationContext, callback: (dataset: InstanceType<typeof Dataset>) => void): void {
+    // The dataset is on disk; cStoreRequest reads nothing from this placeholder but its transfer syntax.
+    callback(new Dataset({}, context.getAcceptedTransferSyntaxUid()));
+  }
+
+  override cStoreRequest(request: CStoreRequestT, callback: (response: DimseResponse) => void): void {
+    const store = this.incoming.get(request);
+    if (store) store.complete = true;
+    this.run(async () => {
+      const r = responses.CStoreResponse.fromRequest(request);
+      const status = await this.storeIncoming(request, store);
+      r.setStatus(status.code);
+      if (status.comment) r.setErrorComment(status.comment.slice(0, 64));
+      if (!this.closed) callback(r);
+    });
+  }
+
+  private async storeIncoming(request: CStoreRequestT, store: IncomingStore | undefined): Promise<{ code: number; comment?: string }> {
+    const { archive, log } = this.shared;
+    const uid = request.getAffectedSopInstanceUid();
+    if (!store) return { code: STATUS.CannotUnderstand, comment: 'no dataset' };
+    const writeError = await store.written;
+    this.open.delete(store);
+    if (writeError) {
+      log.error('dimse C-STORE temp file write failed', { sopInstanceUid: uid, error: writeError.message });
+      await removeQuietly(store.path);
+      return { code: STATUS.OutOfResources, comment: 'cannot write temp file' };
+    }
+    try {
+      const outcome = await archive.storeInstance({ tempFile: store.path }, { via: 'dimse', sourceAe: this.callingAe, remoteAddress: this.remoteAddress });
+      log.debug('dimse C-STORE', { sopInstanceUid: uid, callingAe: this.callingAe, status: outcome.status });
+      return { code: STATUS.Success };
+    } catch (e) {
+      await removeQuietly(store.path);
+      const code = isSrError(e) && (e.code.startsWith('DICOM_') || e.code === 'ARCHIVE_INSTANCE_INVALID' || e.code === 'ARCHIVE_CONFLICT') ? STATUS.CannotUnderstand : STATUS.OutOfResources;
+      log.warn('dimse C-STORE refused', { sopInstanceUid: uid, callingAe: this.callingAe, code: isSrError(e) ? e.code : undefined, error: e instanceof Error ? e.message : String(e), status: code });
+      return { code, comment: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  private session(): QuerySession {
+    const { archive, log, config } = this.shared;
+    return {
+      archive,
+      log,
+      aeTitle: config.aeTitle,
+      peers: config.peers,
+      callingAe: this.callingAe,
+      remoteAddress: this.remoteAddress,
+      send: (request, response) => {
+        if (!this.closed) this.sendResponse(request, response);
+      },
+      isCancelled: (messageId) => this.closed || this.cancelled.has(messageId),
+      touch: () => {
+        this.internals().lastPduTime = Date.now();
+      },
+      storeOnAssociation: (instance) => this.storeOnAssociation(instance),
+    };
+  }
+
+  override cFindRequest(request: CFindRequestT): void {
+    this.run(() => handleFind(this.session(), request));
+  }
+
+  override cMoveRequest(request: CMoveRequestT): void {
+    this.run(() => handleRetrieve(this.session(), request, 'move'));
+  }
+
+  override cGetRequest(request: CGetRequestT): void {
+    this.run(() => handleRetrieve(this.session(), request, 'get'));
+  }
+
+  override cCancelRequest(request: CCancelRequestT): void {
+    this.cancelled.add(request.getMessageIdBeingRespondedTo());
+  }
+
+  /** One C-GET sub-operation: a C-STORE back on this association, in a presentation context the peer offered. */
+  private async storeOnAssociation(instance: InstanceRecord): Promise<StoreResult> {
+    const base = { source: instance.sopInstanceUid, sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid, transferSyntaxUid: instance.transferSyntaxUid };
+    const association = this.internals().association;
+    const accepted = (association?.getPresentationContexts() ?? [])
+      .map((c) => association?.getPresentationContext(c.id))
+      .filter((c): c is DimsePresentationContext => c?.getResult() === constants.PresentationContextResult.Accept && c.getAbstractSyntaxUid() === instance.sopClassUid);
+    const exact = accepted.some((c) => c.getAcceptedTransferSyntaxUid() === instance.transferSyntaxUid);
+    const convertible = UNCOMPRESSED.has(instance.transferSyntaxUid) && accepted.length > 0 && accepted.every((c) => UNCOMPRESSED.has(c.getAcceptedTransferSyntaxUid() ?? ''));
+    if (!exact && !convertible) return { ...base, status: null, ok: false, error: 'no accepted presentation context for this SOP class and transfer syntax' };
+    let dataset;
+    try {
+      const path = this.shared.archive.blobs.localPath(instance.blobKey);
+      if (path) {
+        const info = await readPart10InfoFromFile(path);
+        dataset = new RawDataset({ SOPClassUID: info.sopClassUid, SOPInstanceUID: info.sopInstanceUid }, info.transferSyntaxUid, fileLoader(path), info.dataOffset);
+      } else {
+        const bytes = await this.shared.archive.readInstance(instance.sopInstanceUid);
+        const info = readPart10Info(bytes, instance.sopInstanceUid);
+        dataset = new RawDataset({ SOPClassUID: info.sopClassUid, SOPInstanceUID: info.sopInstanceUid }, info.transferSyntaxUid, () => bytes, info.dataOffset);
+      }
+    } catch (e) {
+      return { ...base, status: null, ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+    const req = new requests.CStoreRequest(dataset);
+    return await new Promise<StoreResult>((resolve) => {
+      let status: number | null = null;
+      const finish = (): void => {
+        const net = this.internals();
+        net.pending = net.pending.filter((p) => p !== req);
+        this.off('close', finish);
+        const ok = status !== null && (status === STATUS.Success || isWarningStatus(status));
+        resolve({ ...base, status, ok, ...(ok ? {} : { error: status === null ? 'no response' : `status 0x${status.toString(16)}` }) });
+      };
+      req.on('response', (r: DimseResponse) => {
+        status = r.getStatus();
+      });
+      req.on('done', finish);
+      this.on('close', finish);
+      this.sendRequests(req);
+    });
+  }
+}
+
+export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServer> {
+  const config = resolveServerConfig(deps.config);
+  try {
+    mkdirSync(config.tempDir, { recursive: true });
+  } catch (e) {
+    throw new SrError('CONFIG_INVALID', `DIMSE temp folder ${config.tempDir} cannot be created`, { cause: e, details: { tempDir: config.tempDir } });
+  }
+  const shared: Shared = { archive: deps.archive, log: deps.log, config, sessions: new Set(), work: new Set() };
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    try {
+      const a = new Association(socket, shared);
+      shared.sessions.add(a);
+    } catch (e) {
+      deps.log.error('dimse could not set up a connection', { error: e instanceof Error ? e.message : String(e) });
+      socket.destroy();
+    }
+  });
+  server.on('error', (e) => deps.log.error('dimse server error', { error: e.message }));
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error): void => reject(new SrError('CONFIG_INVALID', `DIMSE cannot listen on ${config.host}:${config.port}: ${e.message}`, { cause: e, details: { host: config.host, port: config.port } }));
+    server.once('error', onError);
+    server.listen(config.port, config.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
+  deps.log.info('dimse listening', { aeTitle: config.aeTitle, host: config.host, port });
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    host: config.host,
+    aeTitle: config.aeTitle,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const a of shared.sessions) a.destroy();
+        await stopped;
+        await Promise.allSettled([...shared.work]);
+        deps.log.info('dimse stopped', { aeTitle: config.aeTitle, port });
+      })();
+      return closing;
+    },
+  };
+}
