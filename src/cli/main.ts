@@ -25,6 +25,9 @@ Commands:
   inspect <path...>           list patients, studies and series found, with problems
   analyze <path...> --out DIR run every registered analysis, write DIR/findings.json
   phantom chest|head --out DIR   write synthetic CT studies with ground truth
+  serve [--data DIR] [--http-port P] [--dicom-port P] [--database URL]
+                              run the server: DICOM receiver, DICOMweb, REST API, workers
+  worker --database postgres://...   run analysis jobs for a PostgreSQL-backed server
   eval ...                    accuracy evaluation (eval/)
   bench ...                   benchmarks (bench/)
 
@@ -67,6 +70,11 @@ export async function main(argv: readonly string[], overrides: Partial<CliDeps> 
         return await analyzeCommand(rest, withLog(deps), ac.signal);
       case 'demo':
         return await demoCommand(rest, withLog(deps), ac.signal);
+      // Loaded on demand: the server's dependencies (fastify, pg, DIMSE) are not the file commands' start-up cost.
+      case 'serve':
+        return await (await import('./serve.ts')).serveCommand(rest, deps, ac.signal);
+      case 'worker':
+        return await (await import('./worker.ts')).workerCommand(rest, deps, ac.signal);
       case 'phantom':
         return await phantomCommand(rest, deps);
       case 'eval':

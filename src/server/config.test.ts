@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSrError } from '../core/index.ts';
+import { DEFAULT_CONFIG, loadConfig, redactConfig } from './config.ts';
+
+test('defaults, with dataDir resolved against cwd', () => {
+  const c = loadConfig({ cwd: '/srv' });
+  assert.equal(c.dataDir, '/srv/secondreader-data');
+  assert.equal(c.httpPort, 8080);
+  assert.equal(c.httpHost, '127.0.0.1');
+  assert.equal(c.aeTitle, 'SECONDREADER');
+  assert.equal(c.queue, 'embedded');
+  assert.deepEqual(c.routing, [{ analyses: '*' }]);
+  assert.equal(c.stableQuietSeconds, 10);
+});
+
+test('file < environment < flags; a PostgreSQL database brings the PostgreSQL queue', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-config-'));
+  try {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ httpPort: 1, dicomPort: 2, aeTitle: 'FROMFILE', routing: [{ analyses: ['chest-ct-nodules'], callingAe: ['CT1'], modalities: ['CT'] }], forward: { aeTitle: 'PACS', host: 'pacs', port: 104 } }));
+    const c = loadConfig({ cwd: dir, file: 'c.json', env: { SECONDREADER_HTTP_PORT: '3', SECONDREADER_DICOM_PORT: '4', SECONDREADER_DATABASE: 'postgres://u:secret@db/sr' }, flags: { httpPort: '5' } });
+    assert.equal(c.httpPort, 5);
+    assert.equal(c.dicomPort, 4);
+    assert.equal(c.aeTitle, 'FROMFILE');
+    assert.equal(c.queue, 'postgres');
+    assert.deepEqual(c.forward, { aeTitle: 'PACS', host: 'pacs', port: 104 });
+    assert.equal(redactConfig(c).database, 'postgres://u:***@db/sr');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every problem is reported at once, as CONFIG_INVALID, with where it came from', () => {
+  try {
+    loadConfig({ cwd: '/', flags: { httpPort: '99999', workers: '-1' }, env: { SECONDREADER_QUEUE: 'redis', SECONDREADER_AE_TITLE: 'BAD\\AE' } });
+    assert.fail('should throw');
+  } catch (e) {
+    assert.ok(isSrError(e, 'CONFIG_INVALID'));
+    const problems = e.details['problems'] as string[];
+    assert.equal(problems.length, 4, problems.join('\n'));
+    assert.ok(problems.some((p) => p.includes('httpPort') && p.includes('--http-port')));
+    assert.ok(problems.some((p) => p.includes('queue') && p.includes('SECONDREADER_QUEUE')));
+  }
+  assert.throws(() => loadConfig({ cwd: '/', env: { SECONDREADER_QUEUE: 'postgres' } }), (e) => isSrError(e, 'CONFIG_INVALID'));
+  assert.throws(() => loadConfig({ cwd: '/', file: '/nonexistent/sr.json' }), (e) => isSrError(e, 'CONFIG_INVALID'));
+  const dir = mkdtempSync(join(tmpdir(), 'sr-config-'));
+  try {
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ ...DEFAULT_CONFIG, routing: [{ analyses: [] }], unknownKey: 1 }));
+    assert.throws(() => loadConfig({ cwd: dir, file: 'c.json' }), (e) => isSrError(e, 'CONFIG_INVALID') && /unknownKey/.test(e.message) && /routing\/0\/analyses/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,251 @@
+/**
+ * The /api/v1 routes as a table: method, url, schema, handler. The table is what both the fastify app and the
+ * OpenAPI generator read, so the served API and docs/openapi.json cannot drift apart.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GENERATOR, SrError } from '../core/index.ts';
+import type { Logger } from '../core/index.ts';
+import type { Archive, ResultRecord } from '../archive/types.ts';
+import type { AnalysisRegistry } from '../engine/index.ts';
+import type { JobQueue, JobState } from '../jobs/types.ts';
+import { ANALYSIS, errors, JOB, JOB_STATE, page, PAGING, RESULT, SERIES, STUDY_MATCH_KEYS, STUDY_ROW, UID } from './schemas.ts';
+import type { JsonSchema } from './schemas.ts';
+
+export const API_PREFIX = '/api/v1';
+
+export interface ApiDeps {
+  readonly archive: Archive;
+  readonly queue: JobQueue;
+  readonly registry: AnalysisRegistry;
+  readonly log: Logger;
+  /** For /health: what this process serves besides HTTP. */
+  readonly dicom?: { readonly aeTitle: string; readonly port: number } | undefined;
+}
+
+export interface RouteSchema {
+  readonly params?: JsonSchema;
+  readonly querystring?: JsonSchema;
+  readonly body?: JsonSchema;
+  readonly response: Readonly<Record<number, JsonSchema>>;
+}
+
+type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+export interface RouteDef {
+  readonly method: 'GET' | 'POST';
+  /** Relative to API_PREFIX, fastify syntax (:param). */
+  readonly url: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly tag: string;
+  readonly schema: RouteSchema;
+  /** Non-JSON 200 bodies (attachments): media type → OpenAPI schema. */
+  readonly produces?: Readonly<Record<string, JsonSchema>>;
+  readonly handler: (deps: ApiDeps) => Handler;
+}
+
+function obj(properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema {
+  return { type: 'object', additionalProperties: false, properties, required };
+}
+
+// Fastify validated these against the route schema before the handler runs, so the casts only name the shape.
+function params<T>(req: FastifyRequest): T {
+  return req.params as T;
+}
+function query<T>(req: FastifyRequest): T {
+  return req.query as T;
+}
+
+function resultJson(r: ResultRecord): Record<string, unknown> {
+  return {
+    ...r,
+    attachments: Object.keys(r.attachments).sort().map((name) => ({ name, url: `${API_PREFIX}/results/${encodeURIComponent(r.id)}/attachments/${encodeURIComponent(name)}` })),
+  };
+}
+
+const MEDIA_TYPES: readonly [string, string][] = [['.nii.gz', 'application/gzip'], ['.png', 'image/png'], ['.json', 'application/json'], ['.dcm', 'application/dicom']];
+
+function mediaType(name: string): string {
+  return MEDIA_TYPES.find(([ext]) => name.endsWith(ext))?.[1] ?? 'application/octet-stream';
+}
+
+const TERMINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+export const ROUTES: readonly RouteDef[] = [
+  {
+    method: 'GET', url: '/health', operationId: 'getHealth', tag: 'system', summary: 'Liveness and backends (answers 503 when the archive is unreachable).',
+    schema: {
+      response: {
+        200: obj({
+          status: { type: 'string', enum: ['ok'] },
+          version: { type: 'string' },
+          archive: { type: 'string' },
+          queue: { type: 'string' },
+          dicom: { anyOf: [{ type: 'null' }, obj({ aeTitle: { type: 'string' }, port: { type: 'integer' } }, ['aeTitle', 'port'])] },
+        }, ['status', 'version', 'archive', 'queue', 'dicom']),
+        ...errors(503),
+      },
+    },
+    handler: (d) => async () => {
+      try {
+        await d.archive.listSeries({ limit: 1 });
+      } catch (e) {
+        throw new SrError('ARCHIVE_UNAVAILABLE', 'archive does not answer', { cause: e });
+      }
+      return { status: 'ok', version: GENERATOR.version, archive: d.archive.backend, queue: d.queue.backend, dicom: d.dicom ?? null };
+    },
+  },
+  {
+    method: 'GET', url: '/studies', operationId: 'listStudies', tag: 'archive', summary: 'Studies in the archive; match keys use QIDO-RS/C-FIND syntax (wildcards * ?, date ranges, UID lists).',
+    schema: {
+      querystring: obj({ ...PAGING, ...Object.fromEntries(STUDY_MATCH_KEYS.map((k) => [k, { type: 'string', maxLength: 1024 }])) }),
+      response: { 200: page(STUDY_ROW), ...errors(400) },
+    },
+    handler: (d) => async (req) => {
+      const { limit, offset, ...match } = query<{ limit: number; offset: number } & Record<string, string>>(req);
+      return { items: await d.archive.query({ level: 'STUDY', match, limit, offset }), limit, offset };
+    },
+  },
+  {
+    method: 'GET', url: '/studies/:uid', operationId: 'getStudy', tag: 'archive', summary: 'One study (study-level attributes).',
+    schema: { params: obj({ uid: UID }, ['uid']), response: { 200: STUDY_ROW, ...errors(400, 404) } },
+    handler: (d) => async (req) => {
+      const { uid } = params<{ uid: string }>(req);
+      // A backslash would turn the exact match into a UID-list match (PS3.4 C.2.2.2.2).
+      const [row] = uid.includes('\\') ? [] : await d.archive.query({ level: 'STUDY', match: { StudyInstanceUID: uid }, limit: 1 });
+      if (!row) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
+      return row;
+    },
+  },
+  {
+    method: 'GET', url: '/studies/:uid/series', operationId: 'listStudySeries', tag: 'archive', summary: 'Series of a study.',
+    schema: { params: obj({ uid: UID }, ['uid']), response: { 200: page(SERIES), ...errors(400, 404) } },
+    handler: (d) => async (req) => {
+      const { uid } = params<{ uid: string }>(req);
+      const items = await d.archive.listSeries({ studyInstanceUid: uid });
+      if (items.length === 0) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
+      return { items, limit: items.length, offset: 0 };
+    },
+  },
+  {
+    method: 'GET', url: '/series/:uid', operationId: 'getSeries', tag: 'archive', summary: 'One series.',
+    schema: { params: obj({ uid: UID }, ['uid']), response: { 200: SERIES, ...errors(400, 404) } },
+    handler: (d) => async (req) => {
+      const { uid } = params<{ uid: string }>(req);
+      const s = await d.archive.getSeries(uid);
+      if (!s) throw new SrError('NOT_FOUND', `series ${uid} is not in the archive`, { details: { seriesInstanceUid: uid } });
+      return s;
+    },
+  },
+  {
+    method: 'GET', url: '/analyses', operationId: 'listAnalyses', tag: 'analyses', summary: 'The analysis catalogue of this server.',
+    schema: { response: { 200: obj({ items: { type: 'array', items: ANALYSIS } }, ['items']), ...errors() } },
+    handler: (d) => async () => ({
+      items: d.registry.analyses.map((m) => ({ id: m.id, version: m.version, title: m.title, intendedUse: m.intendedUse, modalities: [...m.modalities], steps: [...m.steps], resources: m.resources })),
+    }),
+  },
+  {
+    method: 'POST', url: '/analyses/:id/run', operationId: 'runAnalysis', tag: 'analyses',
+    summary: 'Queue a run of one analysis on one series (202 with the job). An active job for the same series is returned unless force is set.',
+    schema: {
+      params: obj({ id: { type: 'string', minLength: 1, maxLength: 64 } }, ['id']),
+      body: obj({ seriesInstanceUid: UID, force: { type: 'boolean', default: false } }, ['seriesInstanceUid']),
+      response: { 202: JOB, ...errors(400, 404, 503) },
+    },
+    handler: (d) => async (req, reply) => {
+      const { id } = params<{ id: string }>(req);
+      const { seriesInstanceUid, force } = req.body as { seriesInstanceUid: string; force: boolean };
+      const m = d.registry.get(id);
+      if (!m) throw new SrError('NOT_FOUND', `no analysis ${id} is registered`, { details: { analysisId: id, registered: d.registry.analyses.map((a) => a.id) } });
+      const s = await d.archive.getSeries(seriesInstanceUid);
+      if (!s) throw new SrError('NOT_FOUND', `series ${seriesInstanceUid} is not in the archive`, { details: { seriesInstanceUid } });
+      const job = await d.queue.enqueue({
+        analysisId: m.id, analysisVersion: m.version, studyInstanceUid: s.studyInstanceUid, seriesInstanceUid, trigger: 'manual', force,
+      });
+      d.log.info('manual run queued', { job: job.id, analysis: m.id, series: seriesInstanceUid, force });
+      return reply.code(202).send(job);
+    },
+  },
+  {
+    method: 'GET', url: '/jobs', operationId: 'listJobs', tag: 'jobs', summary: 'Jobs, newest first.',
+    schema: {
+      querystring: obj({ ...PAGING, state: JOB_STATE, series: UID, analysis: { type: 'string', maxLength: 64 } }),
+      response: { 200: page(JOB), ...errors(400) },
+    },
+    handler: (d) => async (req) => {
+      const q = query<{ limit: number; offset: number; state?: JobState; series?: string; analysis?: string }>(req);
+      const items = await d.queue.list({
+        limit: q.limit, offset: q.offset,
+        ...(q.state ? { state: q.state } : {}), ...(q.series ? { seriesInstanceUid: q.series } : {}), ...(q.analysis ? { analysisId: q.analysis } : {}),
+      });
+      return { items, limit: q.limit, offset: q.offset };
+    },
+  },
+  {
+    method: 'GET', url: '/jobs/:id', operationId: 'getJob', tag: 'jobs', summary: 'One job, with progress and error.',
+    schema: { params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 } }, ['id']), response: { 200: JOB, ...errors(400, 404) } },
+    handler: (d) => async (req) => {
+      const { id } = params<{ id: string }>(req);
+      const job = await d.queue.get(id);
+      if (!job) throw new SrError('JOB_NOT_FOUND', `job ${id} does not exist`, { details: { jobId: id } });
+      return job;
+    },
+  },
+  {
+    method: 'POST', url: '/jobs/:id/cancel', operationId: 'cancelJob', tag: 'jobs',
+    summary: 'Cancel a queued or running job (409 JOB_INVALID_STATE when it has already finished).',
+    schema: { params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 } }, ['id']), response: { 200: JOB, ...errors(400, 404, 409) } },
+    handler: (d) => async (req) => {
+      const { id } = params<{ id: string }>(req);
+      const before = await d.queue.get(id);
+      if (!before) throw new SrError('JOB_NOT_FOUND', `job ${id} does not exist`, { details: { jobId: id } });
+      if (TERMINAL.includes(before.state)) throw new SrError('JOB_INVALID_STATE', `job ${id} is already ${before.state}`, { details: { jobId: id, state: before.state } });
+      const job = await d.queue.cancel(id);
+      if (!job) throw new SrError('JOB_NOT_FOUND', `job ${id} does not exist`, { details: { jobId: id } });
+      d.log.info('job cancel requested', { job: id, state: job.state });
+      return job;
+    },
+  },
+  {
+    method: 'GET', url: '/results', operationId: 'listResults', tag: 'results', summary: 'Analysis results (one per analysis and series; re-runs replace).',
+    schema: {
+      querystring: obj({ study: UID, series: UID, analysis: { type: 'string', maxLength: 64 } }),
+      response: { 200: obj({ items: { type: 'array', items: RESULT } }, ['items']), ...errors(400) },
+    },
+    handler: (d) => async (req) => {
+      const q = query<{ study?: string; series?: string; analysis?: string }>(req);
+      const items = await d.archive.listResults({
+        ...(q.study ? { studyInstanceUid: q.study } : {}), ...(q.series ? { seriesInstanceUid: q.series } : {}), ...(q.analysis ? { analysisId: q.analysis } : {}),
+      });
+      return { items: items.map(resultJson) };
+    },
+  },
+  {
+    method: 'GET', url: '/results/:id', operationId: 'getResult', tag: 'results', summary: 'One result with its findings document.',
+    schema: { params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 } }, ['id']), response: { 200: RESULT, ...errors(400, 404) } },
+    handler: (d) => async (req) => {
+      const { id } = params<{ id: string }>(req);
+      const r = await d.archive.getResult(id);
+      if (!r) throw new SrError('NOT_FOUND', `result ${id} does not exist`, { details: { resultId: id } });
+      return resultJson(r);
+    },
+  },
+  {
+    method: 'GET', url: '/results/:id/attachments/:name', operationId: 'getResultAttachment', tag: 'results', summary: 'A file attached to a result (label map NIfTI, key image PNG).',
+    schema: {
+      params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 }, name: { type: 'string', minLength: 1, maxLength: 255 } }, ['id', 'name']),
+      response: errors(400, 404),
+    },
+    produces: { 'application/gzip': { type: 'string', format: 'binary' }, 'image/png': { type: 'string', format: 'binary' }, 'application/octet-stream': { type: 'string', format: 'binary' } },
+    handler: (d) => async (req, reply) => {
+      const { id, name } = params<{ id: string; name: string }>(req);
+      const r = await d.archive.getResult(id);
+      if (!r) throw new SrError('NOT_FOUND', `result ${id} does not exist`, { details: { resultId: id } });
+      const key = Object.hasOwn(r.attachments, name) ? r.attachments[name] : undefined;
+      if (key === undefined) throw new SrError('NOT_FOUND', `result ${id} has no attachment ${name}`, { details: { resultId: id, name, attachments: Object.keys(r.attachments) } });
+      const bytes = await d.archive.blobs.get(key);
+      return reply.type(mediaType(name)).header('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+  },
+];
+

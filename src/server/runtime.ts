@@ -1,0 +1,173 @@
+/**
+ * The composition root of `serve` and `worker`: opens the archive and the queue the config names, starts the DIMSE
+ * SCP, the HTTP API, the stable-series poller and in-process workers, and closes them in the reverse order.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { SrError } from '../core/index.ts';
+import type { Logger } from '../core/index.ts';
+import { ingestFolder, openArchive } from '../archive/index.ts';
+import type { Archive } from '../archive/index.ts';
+import { registerDicomWeb } from '../dicomweb/index.ts';
+import { startDimseServer, storeInstances } from '../dimse/index.ts';
+import type { DimseServer } from '../dimse/index.ts';
+import type { AnalysisRegistry } from '../engine/index.ts';
+import { createPgJobQueue, createSqliteJobQueue } from '../jobs/index.ts';
+import type { JobQueue, WorkerHandle } from '../jobs/index.ts';
+import { createApp } from './app.ts';
+import type { ServerConfig } from './config.ts';
+import { createJobHandler, startStablePoller } from './engine-wiring.ts';
+import type { JobHandlerOptions, Poller } from './engine-wiring.ts';
+
+export interface Stores {
+  readonly archive: Archive;
+  readonly queue: JobQueue;
+  close(): Promise<void>;
+}
+
+/** Embedded: SQLite files under dataDir. Scale-out: PostgreSQL (index + jobs) and dataDir/blobs as the shared blob folder. */
+export async function openStores(config: ServerConfig, log: Logger): Promise<Stores> {
+  await mkdir(config.dataDir, { recursive: true }).catch((e: unknown) => {
+    throw new SrError('CONFIG_INVALID', `cannot create the data folder ${config.dataDir}`, { cause: e, details: { dataDir: config.dataDir } });
+  });
+  const pg = config.database !== 'sqlite';
+  const archive = pg
+    ? await openArchive({ backend: 'postgres', connectionString: config.database, schema: config.databaseSchema, blobDir: join(config.dataDir, 'blobs') }, log)
+    : await openArchive({ backend: 'sqlite', dataDir: config.dataDir }, log);
+  let queue: JobQueue;
+  try {
+    const defaults = { defaults: { timeoutMs: config.jobTimeoutSeconds * 1000 } };
+    queue = config.queue === 'postgres'
+      ? await createPgJobQueue({ connectionString: config.database, schema: config.databaseSchema, log, ...defaults })
+      : createSqliteJobQueue({ db: join(config.dataDir, 'jobs.sqlite'), log, ...defaults });
+  } catch (e) {
+    await archive.close();
+    throw e;
+  }
+  return {
+    archive, queue,
+    async close() {
+      await queue.close();
+      await archive.close();
+    },
+  };
+}
+
+/** C-STORE of result objects to the configured destination; undefined when none is configured. */
+function forwarder(config: ServerConfig, log: Logger): JobHandlerOptions['forward'] {
+  const dest = config.forward;
+  if (!dest) return undefined;
+  return async (files) => {
+    const results = await storeInstances(dest, files.map((f) => ({ bytes: f.bytes })), { callingAe: config.aeTitle, log });
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0) {
+      throw new SrError('DIMSE_OPERATION_FAILED', `forward to ${dest.aeTitle}@${dest.host}:${dest.port}: ${failed.length} of ${results.length} not stored`, {
+        details: { failed: failed.map((r) => ({ source: r.source, status: r.status, error: r.error ?? null })) },
+      });
+    }
+    log.info('results forwarded', { to: dest.aeTitle, instances: results.length });
+  };
+}
+
+export interface RunningServer {
+  readonly httpUrl: string;
+  readonly dicom: DimseServer;
+  readonly archive: Archive;
+  readonly queue: JobQueue;
+  /** Resolves once the demo study (if one was loaded) is in the archive. */
+  readonly demo: Promise<void>;
+  /** Stop accepting (HTTP, DIMSE), stop polling, let running jobs finish or requeue them, close the databases. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly config: ServerConfig;
+  readonly registry: AnalysisRegistry;
+  readonly log: Logger;
+  /** Writes the demo series under a folder and returns the folder of its DICOM files (the CLI passes the chest phantom). */
+  readonly writeDemoSeries?: (dir: string) => Promise<string>;
+}
+
+export async function startServer(o: StartOptions): Promise<RunningServer> {
+  const { config, registry, log } = o;
+  const stores = await openStores(config, log);
+  const { archive, queue } = stores;
+  const closers: (() => Promise<void>)[] = [() => stores.close()];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log.error('shutdown step failed', { error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  };
+  try {
+    let workers: WorkerHandle | undefined;
+    if (config.workers > 0) {
+      workers = queue.startWorkers(createJobHandler({ archive, registry, log, forward: forwarder(config, log) }), { concurrency: config.workers });
+      const w = workers;
+      closers.push(() => w.stop());
+    }
+    const dicom = await startDimseServer({
+      archive, log,
+      config: { aeTitle: config.aeTitle, host: config.dicomHost, port: config.dicomPort, peers: config.peers, allow: config.allowList, tempDir: join(config.dataDir, 'incoming') },
+    });
+    closers.push(() => dicom.close());
+    const app = await createApp({
+      archive, queue, registry, log, dicom: { aeTitle: dicom.aeTitle, port: dicom.port },
+      dicomWeb: (scope) => registerDicomWeb(scope, { archive, log, maxUploadBytes: config.maxUploadBytes }),
+    });
+    closers.push(() => app.close());
+    await app.listen({ host: config.httpHost, port: config.httpPort });
+    const addr = app.server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const poller: Poller = startStablePoller({
+      archive, queue, registry, rules: config.routing, quietSeconds: config.stableQuietSeconds, jobTimeoutMs: config.jobTimeoutSeconds * 1000, log,
+    });
+    closers.push(() => poller.stop());
+    const demo = config.demo && o.writeDemoSeries ? loadDemoIfEmpty(archive, config.dataDir, o.writeDemoSeries, log) : Promise.resolve();
+    closers.push(() => demo);
+    return { httpUrl: `http://${host}:${addr.port}`, dicom, archive, queue, demo, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** First start: an empty archive gets the demo study, which is then analysed like any received series. */
+async function loadDemoIfEmpty(archive: Archive, dataDir: string, write: (dir: string) => Promise<string>, log: Logger): Promise<void> {
+  try {
+    if ((await archive.listSeries({ limit: 1 })).length > 0) return;
+    const dir = join(dataDir, 'demo-import');
+    await rm(dir, { recursive: true, force: true });
+    log.info('empty archive: generating the synthetic demo chest CT');
+    const dicomDir = await write(dir);
+    const summary = await ingestFolder(archive, [dicomDir], { origin: { via: 'import', sourceAe: 'DEMO' } });
+    await rm(dir, { recursive: true, force: true });
+    log.info('demo study loaded; it is analysed once the series is stable', { stored: summary.stored, failed: summary.failed.length });
+  } catch (e) {
+    // The demo is a convenience: a failure is logged, the server keeps serving.
+    log.error('demo study could not be loaded', { error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/** `secondreader worker`: jobs only, from the shared PostgreSQL queue; results into the shared archive. */
+export async function startWorker(o: { config: ServerConfig; registry: AnalysisRegistry; log: Logger; concurrency: number }): Promise<RunningWorker> {
+  if (o.config.queue !== 'postgres') {
+    throw new SrError('CONFIG_INVALID', 'a worker process needs the PostgreSQL queue: pass --database postgres://... (the embedded queue runs its workers inside serve)');
+  }
+  const stores = await openStores(o.config, o.log);
+  const handle = stores.queue.startWorkers(createJobHandler({ archive: stores.archive, registry: o.registry, log: o.log, forward: forwarder(o.config, o.log) }), { concurrency: o.concurrency });
+  return {
+    async close() {
+      await handle.stop();
+      await stores.close();
+    },
+  };
+}
