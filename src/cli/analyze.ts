@@ -2,10 +2,10 @@
 import { resolve, join } from 'node:path';
 import { SrError, silentLogger } from '../core/index.ts';
 import type { Logger } from '../core/index.ts';
-import { createRegistry, FINDINGS_FILE_NAME, runAnalyses, writeFindingsFile } from '../engine/index.ts';
+import { scanPaths } from '../dicom/index.ts';
+import { createRegistry, FINDINGS_FILE_NAME, runAnalyses, seriesInputs, writeFindingsFile } from '../engine/index.ts';
 import type { AnalysisRegistry, FindingsDocument, RunSummary } from '../engine/index.ts';
 import { flag, numberOpt, parse, stringOpt } from './args.ts';
-import { scanPaths, seriesInputs } from './dicom-source.ts';
 import type { CliDeps } from './io.ts';
 import { niftiLabelMapSink } from './label-maps.ts';
 import { createProgressReporter } from './progress.ts';

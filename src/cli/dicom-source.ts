@@ -1,42 +1,9 @@
 /**
- * Files and folders → engine inputs: scan, group, pick the main stack of each series, and defer decoding to
- * the engine's `loadVolume`, so a series no analysis wants is never decoded.
+ * Compatibility re-exports only: the series source moved to src/engine (seriesInputs) and the scan to src/dicom.
+ * bench/chest.ts, bench/head.ts and two analysis tests still import this path; delete it once they import the
+ * module indexes. No code lives here.
  */
-import { buildSeriesHeader, buildSeriesVolume, mainStack } from '../dicom/index.ts';
-import type { ScanResult } from '../dicom/index.ts';
-import type { SeriesInput } from '../engine/index.ts';
-
-export type { ScanResult };
+export { seriesInputs } from '../engine/index.ts';
+export type { SeriesInputs } from '../engine/index.ts';
 export { scanPaths, summarizeScan, formatScanSummary } from '../dicom/index.ts';
-export type { ScanSummary, SeriesSummary, StackSummary } from '../dicom/index.ts';
-
-export interface SeriesInputs {
-  readonly inputs: SeriesInput[];
-  /** Series with no analyzable stack (only localizers, SR, SEG...), with the reason, for the user. */
-  readonly ignored: { readonly seriesInstanceUid: string; readonly modality: string; readonly reason: string }[];
-}
-
-/** One engine input per series: its largest analyzable stack. */
-export function seriesInputs(scan: ScanResult, onFrames?: (uid: string, done: number, total: number) => void): SeriesInputs {
-  const inputs: SeriesInput[] = [];
-  const ignored: SeriesInputs['ignored'] = [];
-  for (const patient of scan.patients) {
-    for (const study of patient.studies) {
-      for (const series of study.series) {
-        const stack = mainStack(series);
-        if (!stack) {
-          const why = series.stacks[0]?.excluded ?? series.excludedInstances[0]?.reason ?? 'no image stack';
-          ignored.push({ seriesInstanceUid: series.seriesInstanceUid, modality: series.modality, reason: why });
-          continue;
-        }
-        const header = buildSeriesHeader(series, stack);
-        inputs.push({
-          header,
-          loadVolume: (signal) =>
-            buildSeriesVolume(stack.frames, { signal, onProgress: (done, total) => onFrames?.(series.seriesInstanceUid, done, total) }),
-        });
-      }
-    }
-  }
-  return { inputs, ignored };
-}
+export type { ScanResult, ScanSummary, SeriesSummary, StackSummary } from '../dicom/index.ts';

@@ -1,9 +1,8 @@
 /** `secondreader inspect <path...>`: what is in these files, and what is wrong with it, without decoding pixels. */
 import { SrError } from '../core/index.ts';
-import { TRANSFER_SYNTAX } from '../dicom/index.ts';
+import { scanPaths, summarizeScan, TRANSFER_SYNTAX } from '../dicom/index.ts';
+import type { ScanSummary, SeriesSummary } from '../dicom/index.ts';
 import { flag, parse } from './args.ts';
-import { scanPaths, summarizeScan } from './dicom-source.ts';
-import type { ScanSummary, SeriesSummary } from './dicom-source.ts';
 import type { CliDeps } from './io.ts';
 import { createProgressReporter } from './progress.ts';
 

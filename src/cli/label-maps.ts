@@ -5,16 +5,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SrError } from '../core/index.ts';
+import { safeFileStem, SrError } from '../core/index.ts';
 import type { LabelMapSink } from '../engine/index.ts';
 import { lpsToIjk, writeNifti } from '../imaging/index.ts';
 import { renderSlicePng } from '../report/index.ts';
-
-/** A UID is digits and dots; anything else (non-conforming archives) must not escape the folder. */
-export function safeFileStem(uid: string): string {
-  const s = uid.replace(/[^0-9A-Za-z._-]/g, '_').replace(/^\.+/, '_');
-  return s.length > 0 ? s.slice(0, 128) : 'series';
-}
 
 /** Without a window from the analysis: a soft-tissue CT window. */
 const DEFAULT_WINDOW = { center: 40, width: 400 };

@@ -115,12 +115,18 @@ test('usage errors and bad input exit 2', async () => {
     ['bench', '--fast'],
     ['phantom', 'head', '--out', join(tmp, 'p'), '--slice-thickness', '3'],
     ['phantom', 'head', '--out', join(tmp, 'p'), '--slice-thickness', '-1'],
+    // CONFIG_INVALID: rejected while validating the config, before anything is opened or listened on.
+    ['serve', '--data', join(tmp, 'srv'), '--http-port', 'eighty', '--no-demo'],
+    ['serve', '--data', join(tmp, 'srv'), '--ae-title', 'AN AE TITLE FAR TOO LONG', '--no-demo'],
+    ['serve', '--data', join(tmp, 'srv'), '--config', join(tmp, 'no-such-config.json'), '--no-demo'],
+    ['worker', '--data', join(tmp, 'srv'), '--concurrency', '0.5'],
   ];
   for (const argv of cases) {
     const r = await run(argv);
     assert.equal(r.code, 2, `${argv.join(' ')} → ${r.code}\n${r.stderr}`);
   }
   assert.equal(existsSync(join(tmp, 'o', 'findings.json')), false);
+  assert.equal(existsSync(join(tmp, 'srv')), false, 'an invalid server config creates no data folder');
 });
 
 test('analyze end to end: findings.json valid, coordinates in LPS, label map written, exit 0', async () => {

@@ -37,7 +37,7 @@ Options:
 Exit codes: 0 ok, 1 an analysis failed, 2 bad input or usage.`;
 
 /** Codes that mean the user asked for something impossible (exit 2) rather than something failing (exit 1). */
-const INPUT_ERRORS: readonly ErrorCode[] = ['USAGE', 'NOT_FOUND', 'PHANTOM_INVALID_OPTIONS'];
+const INPUT_ERRORS: readonly ErrorCode[] = ['USAGE', 'NOT_FOUND', 'PHANTOM_INVALID_OPTIONS', 'CONFIG_INVALID'];
 
 function defaultDeps(): CliDeps {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };

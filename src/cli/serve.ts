@@ -1,4 +1,5 @@
 /** `secondreader serve`: the CLI face of src/server (flags → config → start → wait for a signal → stop). */
+import { join, resolve } from 'node:path';
 import { createLogger } from '../core/index.ts';
 import { createRegistry } from '../engine/index.ts';
 import { loadConfig, redactConfig, startServer } from '../server/index.ts';
@@ -11,7 +12,9 @@ import type { CliDeps } from './io.ts';
 export const SERVE_HELP = `Usage: secondreader serve [options]
 
 Runs SecondReader as a server: a DICOM receiver (C-STORE/C-FIND/C-MOVE/C-GET), DICOMweb, the REST API,
-and in-process workers that analyse every series once it is complete (no image for --stable-seconds).
+and analysis workers that analyse every series once it is complete (no image for --stable-seconds). The
+workers run in a child process ("secondreader worker") that serve restarts if it dies, so an analysis
+never slows down the API or the DICOM receiver.
 On first start with an empty archive it loads a synthetic demo chest CT, which is then analysed.
 Results are AI-assisted; not a diagnosis; they require physician confirmation.
 
@@ -23,7 +26,8 @@ Options (flags override SECONDREADER_* environment variables, which override the
       --dicom-port PORT    DICOM port (0: any free port)                    [default 11112]
       --ae-title AE        our DICOM AE title                               [default SECONDREADER]
       --database URL       sqlite, or postgres://user@host/db (scale-out)   [default sqlite]
-      --workers N          in-process analysis workers (0: none)            [default 1]
+      --workers N          analyses run at a time by the worker process     [default 1]
+                           (0: no local workers; "secondreader worker" processes do the work)
       --stable-seconds S   quiet time before a series counts as complete    [default 10]
       --no-demo            do not load the demo study into an empty archive
       --config FILE        JSON config file (routing rules, peers, allow-list, forward: docs/deployment.md)
@@ -36,6 +40,9 @@ export const COMMON_OPTIONS: OptionSpec = {
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
+
+/** bin/secondreader.js: the supervised worker is this same command, `secondreader worker`. */
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'secondreader.js');
 
 const SERVE_FLAGS: Readonly<Record<string, keyof ServerConfig>> = {
   data: 'dataDir', 'http-host': 'httpHost', 'http-port': 'httpPort', 'dicom-host': 'dicomHost', 'dicom-port': 'dicomPort',
@@ -90,13 +97,17 @@ export async function serveCommand(args: readonly string[], deps: CliDeps, signa
   const config = configFrom(values, deps);
   const log = deps.log ?? createLogger({ level: config.logLevel, write: (line) => deps.stderr.write(line + '\n') });
   log.info('starting', { config: redactConfig(config) });
-  const server = await startServer({ config, registry: createRegistry(deps.analyses ?? []), log, writeDemoSeries });
+  const file = stringOpt(values, 'config');
+  // The child loads the same config: the scalars through SECONDREADER_* (set by startServer), the rest from the same file.
+  const workerProcess = { command: process.execPath, args: [BIN, 'worker', ...(file ? ['--config', resolve(deps.cwd, file)] : [])] };
+  const server = await startServer({ config, registry: createRegistry(deps.analyses ?? []), log, writeDemoSeries, workerProcess });
   deps.stdout.write(
     `SecondReader is serving (results are AI-assisted; not a diagnosis; they require physician confirmation)\n` +
     `  REST API:   ${server.httpUrl}/api/v1   (OpenAPI: ${server.httpUrl}/api/v1/openapi.json)\n` +
     `  DICOMweb:   ${server.httpUrl}/dicom-web\n` +
     `  DICOM SCP:  AE ${server.dicom.aeTitle} on ${server.dicom.host}:${server.dicom.port}\n` +
-    `  Data:       ${config.dataDir} (${config.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, queue ${config.queue}, ${config.workers} worker(s))\n`,
+    `  Data:       ${config.dataDir} (${config.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, queue ${config.queue}, ` +
+    `${config.workers > 0 ? `${config.workers} analysis slot(s) in a supervised worker process` : 'no local workers'})\n`,
   );
   const why = await untilStopped(signal);
   log.info('stopping', { signal: why });

@@ -2,3 +2,4 @@ export * from './types.ts';
 export * from './registry.ts';
 export * from './findings.ts';
 export * from './runner.ts';
+export * from './series-source.ts';

@@ -151,6 +151,16 @@ export const ENV_KEYS: Readonly<Record<string, keyof ServerConfig>> = {
   SECONDREADER_LOG: 'logLevel',
 };
 
+/**
+ * The scalar settings as SECONDREADER_* variables. A child process given these (and the same --config file for
+ * the structured settings) loads exactly this config: the values already hold the parent's flag overrides.
+ */
+export function configEnv(config: ServerConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, key] of Object.entries(ENV_KEYS)) env[name] = String(config[key]);
+  return env;
+}
+
 export interface ConfigSources {
   /** Parsed flags, by config key (strings as typed). */
   readonly flags?: Readonly<Partial<Record<keyof ServerConfig, string | boolean | number>>>;

@@ -1,23 +1,22 @@
 /**
- * Archive → engine → archive. A poller claims stable series (no instance for stableQuietSeconds; Orthanc's
- * StableSeries idea) and queues one job per accepting analysis, as the routing rules allow; the job handler loads
+ * Archive → engine → archive: routing rules, a stored series as an engine input, and the job handler, which loads
  * the series from the archive, runs that one analysis with the same runner as the CLI, and stores the result
- * (findings document + label map + key images) back in the archive.
+ * (findings document + label map + key images) back in the archive. The stable-series poller that queues the
+ * jobs is in stable-poller.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ERROR_CATALOGUE, SrError, toSrError } from '../core/index.ts';
+import { ERROR_CATALOGUE, safeFileStem, SrError } from '../core/index.ts';
 import type { ErrorCode, Logger } from '../core/index.ts';
-import type { Archive, SeriesStableEvent } from '../archive/types.ts';
-import { createRegistry, runAnalyses } from '../engine/index.ts';
-import type { AnalysisManifest, AnalysisRegistry, LabelMapSink, SeriesHeader, SeriesInput } from '../engine/index.ts';
+import type { Archive, SeriesStableEvent } from '../archive/index.ts';
+import { scanPaths } from '../dicom/index.ts';
+import { createRegistry, runAnalyses, seriesInputs } from '../engine/index.ts';
+import type { AnalysisManifest, AnalysisRegistry, LabelMapSink, SeriesInput } from '../engine/index.ts';
 import { encodeNifti, lpsToIjk } from '../imaging/index.ts';
-import type { JobHandler, JobQueue } from '../jobs/types.ts';
+import type { JobHandler } from '../jobs/index.ts';
 import { renderSlicePng } from '../report/index.ts';
-import { scanPaths, seriesInputs } from '../cli/dicom-source.ts';
-import { safeFileStem } from '../cli/label-maps.ts';
 import type { RoutingRule } from './config.ts';
 
 /** Analyses (manifests) that the routing rules allow for this series; each still decides with `accepts`. */
@@ -73,98 +72,6 @@ export async function loadArchivedSeries(archive: Archive, seriesInstanceUid: st
     await cleanup();
     throw e;
   }
-}
-
-export interface StablePollerOptions {
-  readonly archive: Archive;
-  readonly queue: JobQueue;
-  readonly registry: AnalysisRegistry;
-  readonly rules: readonly RoutingRule[];
-  readonly quietSeconds: number;
-  readonly jobTimeoutMs: number;
-  readonly log: Logger;
-  /** Default 1000 ms. */
-  readonly intervalMs?: number;
-}
-
-export interface Poller {
-  /** Resolves after the tick in progress (if any) has finished. */
-  stop(): Promise<void>;
-  /** One claim-and-route pass now (tests, start-up). */
-  tick(): Promise<number>;
-}
-
-function decide(m: AnalysisManifest, header: SeriesHeader): { accept: boolean; reason: string } {
-  try {
-    const d = m.accepts(header);
-    return d.accept ? { accept: true, reason: '' } : { accept: false, reason: d.reason };
-  } catch (e) {
-    return { accept: false, reason: `accepts() threw: ${e instanceof Error ? e.message : String(e)}` };
-  }
-}
-
-/** Queues the accepting analyses of one stable series; returns the number of jobs queued. */
-export async function enqueueForSeries(o: Omit<StablePollerOptions, 'intervalMs' | 'quietSeconds'>, ev: SeriesStableEvent): Promise<number> {
-  const candidates = routeSeries(o.rules, o.registry, ev);
-  if (candidates.length === 0) {
-    o.log.info('stable series: no analysis routed', { series: ev.seriesInstanceUid, modality: ev.modality, sourceAe: ev.sourceAe });
-    return 0;
-  }
-  const { input, cleanup } = await loadArchivedSeries(o.archive, ev.seriesInstanceUid);
-  await cleanup(); // only the header is needed here; the job loads the series again where it runs
-  let queued = 0;
-  for (const m of candidates) {
-    const d = decide(m, input.header);
-    if (!d.accept) {
-      o.log.info('stable series: analysis does not accept it', { series: ev.seriesInstanceUid, analysis: m.id, reason: d.reason });
-      continue;
-    }
-    const job = await o.queue.enqueue({
-      analysisId: m.id, analysisVersion: m.version, studyInstanceUid: ev.studyInstanceUid, seriesInstanceUid: ev.seriesInstanceUid, trigger: 'auto', timeoutMs: o.jobTimeoutMs,
-    });
-    o.log.debug('job queued', { job: job.id, analysis: m.id, series: ev.seriesInstanceUid, instances: ev.instanceCount });
-    queued++;
-  }
-  return queued;
-}
-
-export function startStablePoller(o: StablePollerOptions): Poller {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  const tick = async (): Promise<number> => {
-    const events = await o.archive.claimStableSeries(o.quietSeconds * 1000);
-    let queued = 0;
-    for (const ev of events) {
-      try {
-        queued += await enqueueForSeries(o, ev);
-      } catch (e) {
-        // The series stays claimed: a new instance (or POST /analyses/{id}/run) brings it back.
-        const err = toSrError(e, 'JOB_QUEUE_UNAVAILABLE', 'could not queue jobs for a stable series');
-        o.log.error('stable series not queued', { series: ev.seriesInstanceUid, code: err.code, error: err.message });
-      }
-    }
-    return queued;
-  };
-  const loop = () => {
-    if (stopped) return;
-    running = tick().catch((e: unknown) => {
-      o.log.error('stable-series poll failed', { error: e instanceof Error ? e.message : String(e) });
-      return 0;
-    });
-    void running.then(() => {
-      if (!stopped) timer = setTimeout(loop, o.intervalMs ?? 1000);
-    });
-  };
-  timer = setTimeout(loop, 0);
-  return {
-    tick,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
 }
 
 const DEFAULT_WINDOW = { center: 40, width: 400 };

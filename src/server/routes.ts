@@ -5,9 +5,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GENERATOR, SrError } from '../core/index.ts';
 import type { Logger } from '../core/index.ts';
-import type { Archive, ResultRecord } from '../archive/types.ts';
+import type { Archive, ResultRecord } from '../archive/index.ts';
 import type { AnalysisRegistry } from '../engine/index.ts';
-import type { JobQueue, JobState } from '../jobs/types.ts';
+import type { JobQueue, JobState } from '../jobs/index.ts';
 import { ANALYSIS, errors, JOB, JOB_STATE, page, PAGING, RESULT, SERIES, STUDY_MATCH_KEYS, STUDY_ROW, UID } from './schemas.ts';
 import type { JsonSchema } from './schemas.ts';
 

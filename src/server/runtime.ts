@@ -1,7 +1,9 @@
 /**
- * The composition root of `serve` and `worker`: opens the archive and the queue the config names, starts the DIMSE
- * SCP, the HTTP API, the stable-series poller and in-process workers, and closes them in the reverse order.
+ * The composition root of `serve` and `worker`: opens the archive and the queue the config names, starts the
+ * analysis workers (a supervised `secondreader worker` child process, or in-process for library use and tests),
+ * the DIMSE SCP, the HTTP API and the stable-series poller, and closes them in the reverse order.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -14,11 +16,16 @@ import { startDimseServer, storeInstances } from '../dimse/index.ts';
 import type { DimseServer } from '../dimse/index.ts';
 import type { AnalysisRegistry } from '../engine/index.ts';
 import { createPgJobQueue, createSqliteJobQueue } from '../jobs/index.ts';
-import type { JobQueue, WorkerHandle } from '../jobs/index.ts';
+import type { JobQueue } from '../jobs/index.ts';
 import { createApp } from './app.ts';
+import { configEnv } from './config.ts';
 import type { ServerConfig } from './config.ts';
-import { createJobHandler, startStablePoller } from './engine-wiring.ts';
-import type { JobHandlerOptions, Poller } from './engine-wiring.ts';
+import { createJobHandler } from './engine-wiring.ts';
+import type { JobHandlerOptions } from './engine-wiring.ts';
+import { startStablePoller } from './stable-poller.ts';
+import type { Poller } from './stable-poller.ts';
+import { superviseWorker } from './supervisor.ts';
+import type { WorkerProcessCommand } from './supervisor.ts';
 
 export interface Stores {
   readonly archive: Archive;
@@ -26,15 +33,20 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-/** Embedded: SQLite files under dataDir. Scale-out: PostgreSQL (index + jobs) and dataDir/blobs as the shared blob folder. */
-export async function openStores(config: ServerConfig, log: Logger): Promise<Stores> {
+/**
+ * Embedded: SQLite files under dataDir. Scale-out: PostgreSQL (index + jobs) and dataDir/blobs as the shared blob
+ * folder. `archiveRecovery: false` skips the blob-folder recovery pass: the server runs it; a worker (N of them on
+ * a shared folder, or a supervised child restarting) would only walk every blob again.
+ */
+export async function openStores(config: ServerConfig, log: Logger, options: { archiveRecovery?: boolean } = {}): Promise<Stores> {
   await mkdir(config.dataDir, { recursive: true }).catch((e: unknown) => {
     throw new SrError('CONFIG_INVALID', `cannot create the data folder ${config.dataDir}`, { cause: e, details: { dataDir: config.dataDir } });
   });
   const pg = config.database !== 'sqlite';
+  const recovery = options.archiveRecovery === false ? { recovery: false as const } : {};
   const archive = pg
-    ? await openArchive({ backend: 'postgres', connectionString: config.database, schema: config.databaseSchema, blobDir: join(config.dataDir, 'blobs') }, log)
-    : await openArchive({ backend: 'sqlite', dataDir: config.dataDir }, log);
+    ? await openArchive({ backend: 'postgres', connectionString: config.database, schema: config.databaseSchema, blobDir: join(config.dataDir, 'blobs'), ...recovery }, log)
+    : await openArchive({ backend: 'sqlite', dataDir: config.dataDir, ...recovery }, log);
   let queue: JobQueue;
   try {
     const defaults = { defaults: { timeoutMs: config.jobTimeoutSeconds * 1000 } };
@@ -87,6 +99,19 @@ export interface StartOptions {
   readonly log: Logger;
   /** Writes the demo series under a folder and returns the folder of its DICOM files (the CLI passes the chest phantom). */
   readonly writeDemoSeries?: (dir: string) => Promise<string>;
+  /**
+   * How to start `secondreader worker` (the CLI passes node + bin/secondreader.js + worker [--config FILE]): with
+   * it, the `config.workers` analysis slots run in a supervised child process, off this process's event loop.
+   * Without it they run in this process, with `registry` (library use, tests with test analyses). Its env gets
+   * the config as SECONDREADER_* variables (configEnv); other SECONDREADER_* variables are dropped.
+   */
+  readonly workerProcess?: Omit<WorkerProcessCommand, 'env'> & { readonly env?: Readonly<Record<string, string | undefined>> };
+}
+
+function childEnv(config: ServerConfig, base: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(base)) if (!k.startsWith('SECONDREADER_')) env[k] = v;
+  return { ...env, ...configEnv(config) };
 }
 
 export async function startServer(o: StartOptions): Promise<RunningServer> {
@@ -104,10 +129,11 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     }
   };
   try {
-    let workers: WorkerHandle | undefined;
-    if (config.workers > 0) {
-      workers = queue.startWorkers(createJobHandler({ archive, registry, log, forward: forwarder(config, log) }), { concurrency: config.workers });
-      const w = workers;
+    if (config.workers > 0 && o.workerProcess) {
+      const sup = superviseWorker({ command: o.workerProcess.command, args: o.workerProcess.args, env: childEnv(config, o.workerProcess.env ?? process.env), log });
+      closers.push(() => sup.stop());
+    } else if (config.workers > 0) {
+      const w = queue.startWorkers(createJobHandler({ archive, registry, log, forward: forwarder(config, log) }), { concurrency: config.workers });
       closers.push(() => w.stop());
     }
     const dicom = await startDimseServer({
@@ -157,12 +183,19 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** `secondreader worker`: jobs only, from the shared PostgreSQL queue; results into the shared archive. */
+/**
+ * `secondreader worker`: jobs only, results into the archive. Scale-out: the shared PostgreSQL queue. Embedded:
+ * the SQLite queue of a data folder on this machine (the child `serve` supervises, or one started by hand next
+ * to it), found by polling.
+ */
 export async function startWorker(o: { config: ServerConfig; registry: AnalysisRegistry; log: Logger; concurrency: number }): Promise<RunningWorker> {
-  if (o.config.queue !== 'postgres') {
-    throw new SrError('CONFIG_INVALID', 'a worker process needs the PostgreSQL queue: pass --database postgres://... (the embedded queue runs its workers inside serve)');
+  if (o.config.queue !== 'postgres' && !existsSync(join(o.config.dataDir, 'jobs.sqlite'))) {
+    // Rather than an empty new data folder whose queue nothing fills: a typo in --data would idle silently.
+    throw new SrError('CONFIG_INVALID', `no SecondReader queue in ${o.config.dataDir}: start "secondreader serve --data ${o.config.dataDir}" first, or pass --database postgres://... for scale-out`, {
+      details: { dataDir: o.config.dataDir },
+    });
   }
-  const stores = await openStores(o.config, o.log);
+  const stores = await openStores(o.config, o.log, { archiveRecovery: false });
   const handle = stores.queue.startWorkers(createJobHandler({ archive: stores.archive, registry: o.registry, log: o.log, forward: forwarder(o.config, o.log) }), { concurrency: o.concurrency });
   return {
     async close() {

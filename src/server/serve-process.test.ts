@@ -33,7 +33,7 @@ test('`secondreader serve` with a bad setting refuses to start with CONFIG_INVAL
   const p = startCli(['serve', '--http-port', 'eighty', '--no-demo'], { SECONDREADER_AE_TITLE: 'AN AE TITLE FAR TOO LONG' });
   procs.push(p);
   const code = await p.stop('SIGCONT'); // harmless signal: just wait for the exit
-  assert.notEqual(code, 0);
+  assert.equal(code, 2, 'bad input, like a usage error');
   assert.match(p.stderr, /CONFIG_INVALID/);
   assert.match(p.stderr, /httpPort/);
   assert.match(p.stderr, /aeTitle .*SECONDREADER_AE_TITLE/);
