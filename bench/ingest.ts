@@ -1,0 +1,184 @@
+/**
+ * `npm run bench:ingest`: how fast `secondreader serve` takes in, finds and serves images, beside the references
+ * a hospital would compare it with, on this machine.
+ *  1. C-STORE ingest: dcmtk storescu (TCP_NODELAY=1) sends the same ~520 full 512×512 CT slices to SecondReader,
+ *     to Orthanc (files + SQLite index) and to dcmtk storescp (files only, no index), one after another.
+ *  2. QIDO-RS latency with 100,000 indexed instances (tiny synthetic instances stored through the archive API).
+ *  3. WADO-RS frame throughput of one 512×512 series from SecondReader and from Orthanc's DICOMweb plugin.
+ * Options: --instances N (CT slices, default 520), --qido-instances N (default 100000), --qido-count N (queries,
+ * default 500), --real (also send the real CT files under /work/shared/data), --keep (keep the temp folder).
+ * Goals from issue #5: ingest ≥ 1.5× Orthanc; QIDO p95 ≤ 50 ms. No figure is asserted: they are read by people.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { freePort, startOrthanc } from '../test/support/orthanc.ts';
+import type { RunningOrthanc } from '../test/support/orthanc.ts';
+import { populateIndex, qidoLatency, wadoFrames } from './ingest-http.ts';
+import type { LatencyRow } from './ingest-http.ts';
+import { runStorescu, startServe, startStorescp } from './ingest-procs.ts';
+import type { ServeProcess } from './ingest-procs.ts';
+import { CT_IMAGE_STORAGE_UID, writeCtSet } from './ingest-synth.ts';
+import { parseDicom } from '../src/dicom/index.ts';
+
+const REAL_DIRS = ['/work/shared/data/ct-head-gantry-tilt', '/work/shared/data/radiomics-ibsi'];
+const SLICES_PER_SERIES = 130;
+
+const out = (s = ''): void => void process.stdout.write(`${s}\n`);
+const fmt = (v: number, d = 1): string => (Number.isFinite(v) ? v.toFixed(d) : '—');
+
+/** Real CT Image Storage files under `dir` (DICOMDIRs, other modalities and non-DICOM files left out). */
+async function listRealCt(dir: string, acc: string[] = []): Promise<string[]> {
+  for (const ent of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, ent.name);
+    if (ent.isDirectory()) await listRealCt(p, acc);
+    else if (ent.isFile()) {
+      const bytes = await readFile(p);
+      if (bytes.toString('latin1', 128, 132) !== 'DICM') continue;
+      try {
+        const { dataset } = parseDicom(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), p, { headerOnly: true, fileSize: bytes.length });
+        if (dataset['SOPClassUID'] === CT_IMAGE_STORAGE_UID) acc.push(p);
+      } catch (e) {
+        void e; // unreadable: not part of the set
+      }
+    }
+  }
+  return acc;
+}
+
+interface IngestResult {
+  readonly target: string;
+  readonly acked: number;
+  readonly failed: number;
+  readonly seconds: number;
+  readonly peakRssMb?: number;
+}
+
+async function send(target: string, port: number, ae: string, inputs: readonly string[], serve?: ServeProcess): Promise<IngestResult> {
+  const t0 = performance.now();
+  // --no-halt: one refused file must not end the run (it is counted as failed).
+  const run = runStorescu({ port, calledAe: ae, inputs, extraArgs: ['--no-halt'] });
+  const exit = await run.exited;
+  const seconds = (performance.now() - t0) / 1000;
+  if (exit.code !== 0) out(`  ! storescu → ${target} exited ${exit.code ?? exit.signal}: ${run.logTail().slice(-3).join(' | ')}`);
+  const rss = serve?.peakRssKb();
+  return { target, acked: run.acked.length, failed: run.failed.length, seconds, ...(rss ? { peakRssMb: rss / 1024 } : {}) };
+}
+
+export async function benchIngest(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      instances: { type: 'string', default: '520' }, 'qido-instances': { type: 'string', default: '100000' },
+      'qido-count': { type: 'string', default: '500' }, real: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+    },
+  });
+  const instances = Math.max(1, Number(values.instances));
+  const qidoInstances = Math.max(50, Number(values['qido-instances']));
+  const qidoCount = Math.max(5, Number(values['qido-count']));
+  const root = await mkdtemp(join(os.tmpdir(), 'sr-bench-ingest-'));
+  // The QIDO index lives in memory-backed /dev/shm when there is one: filling it is bounded by fsyncs otherwise,
+  // and what is measured afterwards (query latency) reads from the page cache either way.
+  const shm = existsSync('/dev/shm') ? await mkdtemp('/dev/shm/sr-bench-qido-') : join(root, 'qido');
+  const stops: Array<() => Promise<unknown>> = [];
+  const started = performance.now();
+  out(`SecondReader ingest bench — node ${process.version}, ${os.availableParallelism()} CPU(s) (${os.cpus()[0]?.model ?? '?'}), ` +
+    `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  try {
+    // 1. Source files.
+    const series = Math.ceil(instances / SLICES_PER_SERIES);
+    let t = performance.now();
+    const srcDir = join(root, 'source');
+    const all = await writeCtSet({ outDir: srcDir, series, slicesPerSeries: SLICES_PER_SERIES, matrix: 512, seed: 'bench-ingest' });
+    const sources = all.slice(0, instances);
+    for (const extra of all.slice(instances)) await rm(extra.path);
+    const inputs = [srcDir];
+    let files = sources.length;
+    let bytes = sources.reduce((a, s) => a + s.sizeBytes, 0);
+    if (values.real) {
+      for (const dir of REAL_DIRS.filter((d) => existsSync(d))) {
+        const real = await listRealCt(dir);
+        inputs.push(...real);
+        files += real.length;
+        for (const p of real) bytes += (await stat(p)).size;
+      }
+    }
+    out(`\nsource: ${files} CT files, ${fmt(bytes / 2 ** 20)} MiB (${sources.length} synthetic 512×512 slices${values.real ? ' + real CT' : ''}), written in ${fmt((performance.now() - t) / 1000)} s`);
+
+    // 2. C-STORE ingest, one receiver after another.
+    const results: IngestResult[] = [];
+    const sr = await startServe({ dataDir: join(root, 'sr-data') });
+    stops.push(() => sr.stop());
+    results.push(await send('SecondReader serve', sr.dicomPort, sr.aeTitle, inputs, sr));
+    const orthanc: RunningOrthanc = await startOrthanc({ storageDir: join(root, 'orthanc'), dicomWeb: true });
+    stops.push(() => orthanc.stop());
+    results.push(await send('Orthanc 1.10', orthanc.dicomPort, orthanc.aet, inputs));
+    await mkdir(join(root, 'storescp'));
+    const scp = await startStorescp({ port: await freePort(), outDir: join(root, 'storescp') });
+    results.push(await send('dcmtk storescp', scp.port, scp.aeTitle, inputs));
+    await scp.stop();
+    out('\nC-STORE ingest (storescu, one association, TCP_NODELAY=1)');
+    out('  receiver              stored  failed   seconds   inst/s     MB/s   peak RSS');
+    for (const r of results) {
+      out(`  ${r.target.padEnd(20)} ${String(r.acked).padStart(7)} ${String(r.failed).padStart(7)} ${fmt(r.seconds, 2).padStart(9)} ${fmt(r.acked / r.seconds).padStart(8)} ` +
+        `${fmt((bytes * (r.acked / files)) / 1e6 / r.seconds).padStart(8)} ${r.peakRssMb ? `${fmt(r.peakRssMb, 0)} MB` : ''}`);
+    }
+    const rate = (name: string): number => {
+      const r = results.find((x) => x.target.startsWith(name));
+      return r && r.acked === files ? r.acked / r.seconds : NaN;
+    };
+    out(`  SecondReader / Orthanc:   ${fmt(rate('SecondReader') / rate('Orthanc'), 2)}× (goal ≥ 1.5×)`);
+    out(`  SecondReader / storescp:  ${fmt(rate('SecondReader') / rate('dcmtk'), 2)}×`);
+
+    // 3. WADO-RS frames of one series, from both servers (both hold the same instances now).
+    const one = sources.filter((s) => s.seriesInstanceUid === sources[0]?.seriesInstanceUid);
+    out(`\nWADO-RS frames (one 512×512 series, ${one.length} frames, 4 requests at a time, uncompressed)`);
+    for (const [name, root0] of [['SecondReader', `${sr.httpUrl}/dicom-web`], ['Orthanc DICOMweb plugin', `${orthanc.url}/dicom-web`]] as const) {
+      try {
+        const f = await wadoFrames(root0, one);
+        out(`  ${name.padEnd(24)} ${fmt(f.frames / f.seconds).padStart(8)} frames/s ${fmt(f.bytes / 1e6 / f.seconds).padStart(8)} MB/s`);
+      } catch (e) {
+        out(`  ${name.padEnd(24)} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const srRss = sr.peakRssKb();
+    await sr.stop();
+    await orthanc.stop();
+    if (srRss) out(`  SecondReader serve peak RSS after ingest + WADO: ${fmt(srRss / 1024, 0)} MB`);
+
+    // 4. QIDO-RS over 100k instances.
+    t = performance.now();
+    const fillSeconds = await populateIndex(shm, qidoInstances, (n) => process.stderr.write(`\r  indexing ${n}/${qidoInstances}`));
+    process.stderr.write('\n');
+    out(`\nQIDO-RS with ${qidoInstances.toLocaleString('en')} indexed instances (${qidoInstances / 25} series, ${qidoInstances / 50} studies)`);
+    out(`  indexed through the archive API in ${fmt(fillSeconds)} s (${fmt(qidoInstances / fillSeconds, 0)} instances/s, 32 parallel stores, data on ${shm.startsWith('/dev/shm') ? 'tmpfs' : 'disk'})`);
+    t = performance.now();
+    const q = await startServe({ dataDir: shm, startTimeoutMs: 300_000 });
+    stops.push(() => q.stop());
+    out(`  serve started on it in ${fmt((performance.now() - t) / 1000)} s (recovery pass over the blob folder included)`);
+    const rows: LatencyRow[] = await qidoLatency(`${q.httpUrl}/dicom-web`, qidoInstances, qidoCount);
+    out('  query (one at a time, HTTP, application/dicom+json)    n   rows     p50 ms   p95 ms   p99 ms');
+    for (const r of rows) {
+      out(`  ${r.label.padEnd(50)} ${String(r.n).padStart(4)} ${fmt(r.meanRows).padStart(6)} ${fmt(r.p50, 2).padStart(9)} ${fmt(r.p95, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)}`);
+    }
+    out(`  goal: p95 ≤ 50 ms over all queries → ${fmt(rows[rows.length - 1]?.p95 ?? NaN, 2)} ms`);
+    const qRss = q.peakRssKb();
+    if (qRss) out(`  serve peak RSS: ${fmt(qRss / 1024, 0)} MB`);
+    await q.stop();
+    out(`\ntotal ${fmt((performance.now() - started) / 1000)} s, load average now ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    return 0;
+  } finally {
+    for (const s of stops.reverse()) await s().catch((e: unknown) => out(`  ! cleanup: ${String(e)}`));
+    if (!values.keep) {
+      await rm(root, { recursive: true, force: true });
+      await rm(shm, { recursive: true, force: true });
+    } else out(`kept ${root} ${shm}`);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await benchIngest(process.argv.slice(2));
+}
