@@ -19,11 +19,13 @@ export interface Candidate {
   /** Best blob response (HU, γ-normalised) at the candidate, and its scale. */
   blob: number;
   sigmaMm: number;
-  source: 'blob' | 'solid-core' | 'ground-glass-core';
+  source: 'blob' | 'subsolid-blob' | 'solid-core' | 'ground-glass-core';
 }
 
 export interface CandidateOptions {
   scalesMm?: readonly number[];
+  /** Blob filter input: 'lung-window' (default; see lungWindow) or the raw HU. */
+  channel?: 'lung-window' | 'hu';
   /** Minimum blob response (HU) for a blob candidate. */
   minBlob?: number;
   maxBlobCandidates?: number;
@@ -36,6 +38,70 @@ export interface BlobMap {
   /** Index into the scale list of the best response per voxel. */
   scaleIndex: Uint8Array;
   scalesMm: readonly number[];
+}
+
+/** Upper end of the lung window: ground glass (−750…−300 HU) keeps its contrast, solid tissue saturates here. */
+export const LUNG_WINDOW_MAX_HU = -300;
+
+/**
+ * The blob filter's input: HU clipped to [−1000, LUNG_WINDOW_MAX_HU] inside the lung and set to the parenchyma
+ * level outside it. Clipping takes away most of the contrast advantage of solid tissue, so a ground-glass
+ * nodule (150–450 HU above the parenchyma) is no longer drowned by the vessel it touches (≈ 900 HU above); filling
+ * the outside with parenchyma removes the chest wall, so a juxtapleural nodule is a blob rather than a bump on a
+ * bright plate. The lung mask holds juxtapleural nodules (its pleural closing), so they keep their voxels.
+ */
+export function lungWindow(iso: Int16Volume, lung: MaskVolume): Int16Volume & { bgHu: number } {
+  const n = iso.data.length;
+  const hist = new Uint32Array(400);
+  let count = 0;
+  for (let v = 0; v < n; v += 7) {
+    const x = iso.data[v] as number;
+    if (lung.data[v] === 0 || x < -1000 || x >= -600) continue;
+    hist[x + 1000] = (hist[x + 1000] as number) + 1;
+    count++;
+  }
+  let bg = -860, acc = 0;
+  for (let b = 0; b < hist.length && count > 0; b++) { acc += hist[b] as number; if (acc > count / 2) { bg = b - 1000; break; } }
+  const out = new Int16Array(n);
+  for (let v = 0; v < n; v++) {
+    const x = iso.data[v] as number;
+    out[v] = lung.data[v] === 0 ? bg : x > LUNG_WINDOW_MAX_HU ? LUNG_WINDOW_MAX_HU : x < -1000 ? -1000 : x;
+  }
+  return Object.assign(withData(iso, out), { bgHu: bg });
+}
+
+/** Sub-solid window: ground glass is −800…−300 HU; solid tissue above it is replaced by the parenchyma. */
+export const SUBSOLID_HU: [number, number] = [-800, -300];
+export const SUBSOLID_SCALES_MM = [2, 3, 4.5] as const;
+/** Least attenuation above the parenchyma at a sub-solid candidate's centre (the faintest ground glass is ≈ 150). */
+const SUBSOLID_MIN_CONTRAST_HU = 100;
+
+/**
+ * The sub-solid channel: ground-glass attenuation kept, everything solid (vessels, walls, solid nodules) set to
+ * the parenchyma level. A ground-glass nodule against a vessel is then a blob with a bite taken out rather than a
+ * bump on a tube, which no Hessian of the combined image calls a blob. The partial-volume rims of vessels
+ * that remain are thin hollow tubes: no blob response at these scales.
+ */
+export function subSolidChannel(win: Int16Volume, bg: number): Int16Volume {
+  const out = new Int16Array(win.data.length);
+  for (let v = 0; v < out.length; v++) {
+    const x = win.data[v] as number;
+    out[v] = x >= SUBSOLID_HU[1] ? bg : x < SUBSOLID_HU[0] ? Math.max(bg, x) : x;
+  }
+  return withData(win, out);
+}
+
+/** Mean of `vol` over the cube of half-width `r` voxels at `c` (clipped to the grid). */
+function ballMean(vol: Int16Volume, c: Vec3, r: number): number {
+  const [nx, ny, nz] = vol.dims;
+  let sum = 0, n = 0;
+  for (let dk = -r; dk <= r; dk++) for (let dj = -r; dj <= r; dj++) for (let di = -r; di <= r; di++) {
+    const i = c[0] + di, j = c[1] + dj, k = c[2] + dk;
+    if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) continue;
+    sum += vol.data[i + j * nx + k * nx * ny] as number;
+    n++;
+  }
+  return n > 0 ? sum / n : -1000;
 }
 
 /** Max over scales of the normalised dot response, inside the mask. */
@@ -83,7 +149,9 @@ function coreCandidates(iso: Int16Volume, lung: MaskVolume, lowHu: number, radiu
 
 export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: CandidateOptions = {}): { candidates: Candidate[]; blob: BlobMap } {
   const scales = opts.scalesMm ?? DEFAULT_SCALES_MM;
-  const blob = blobResponse(iso, lung, scales);
+  const useWindow = (opts.channel ?? 'lung-window') === 'lung-window';
+  const win = useWindow ? lungWindow(iso, lung) : undefined;
+  const blob = blobResponse(win ?? iso, lung, scales);
   const maxima = localMaxima(blob.response, { mask: lung, minValue: opts.minBlob ?? 12, minDistanceMm: 3, maxCount: opts.maxBlobCandidates ?? 250 });
   const [nx, ny] = iso.dims;
   const candidates: Candidate[] = maxima.map((m) => {
@@ -101,6 +169,28 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
     const q = lpsToIjk(iso, c.lps).map((x, a) => Math.min((iso.dims[a] as number) - 1, Math.max(0, Math.round(x)))) as Vec3;
     return { ...c, ijk: q, lps: ijkToLps(iso, q) };
   };
+  if (win) {
+    // Sub-solid channel on the 2 mm core grid: ground glass worth reporting is ≥ 5 mm (Fleischner: < 6 mm needs no
+    // follow-up), so σ ≥ 2 mm suffices, at an eighth of the detection grid's cost.
+    const cWin = cIso === iso ? win : resampleToGrid(win, cIso, { interpolation: 'linear', fill: win.bgHu });
+    const subCh = subSolidChannel(cWin, win.bgHu);
+    const sub = blobResponse(subCh, cLung, SUBSOLID_SCALES_MM);
+    const [cx, cy] = cIso.dims;
+    const subMax = localMaxima(sub.response, { mask: cLung, minValue: opts.minBlob ?? 12, minDistanceMm: 6, maxCount: 120 });
+    const ch = subCh.data;
+    for (const m of subMax) {
+      const v = m.ijk[0] + m.ijk[1] * cx + m.ijk[2] * cx * cy;
+      // The centre must itself be ground glass: the partial-volume rim of a solid nodule or a vessel crossing is a
+      // hollow shell at ground-glass attenuation, which the Hessian at σ ≥ 2 mm also calls a blob.
+      if (!((ch[v] as number) > win.bgHu + SUBSOLID_MIN_CONTRAST_HU)) continue;
+      const sigmaMm = SUBSOLID_SCALES_MM[sub.scaleIndex[v] as number] as number;
+      const c = toIso({ ijk: m.ijk, lps: m.lps, radiusMm: sigmaMm * 1.7, blob: m.value, sigmaMm, source: 'subsolid-blob' });
+      // …and ground glass on the detection grid too: on the 2 mm grid a thin vessel crossing averages to ground glass.
+      const centre = ballMean(win, c.ijk, 1);
+      if (centre >= SUBSOLID_HU[1] || centre <= win.bgHu + SUBSOLID_MIN_CONTRAST_HU) continue;
+      candidates.push(c);
+    }
+  }
   for (const c of coreCandidates(cIso, cLung, -400, 3, 'solid-core')) candidates.push(toIso(c));
   for (const c of coreCandidates(cIso, cLung, -720, 4.5, 'ground-glass-core')) candidates.push(toIso(c));
   // Merge: a core candidate within the radius of a blob candidate adds nothing new except a size hint.
@@ -115,7 +205,7 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
   }
   for (const c of kept) {
     const v = c.ijk[0] + c.ijk[1] * nx + c.ijk[2] * nx * ny;
-    if (c.source !== 'blob') { c.blob = blob.response.data[v] as number; c.sigmaMm = scales[blob.scaleIndex[v] as number] as number; }
+    if (c.source === 'solid-core' || c.source === 'ground-glass-core') { c.blob = blob.response.data[v] as number; c.sigmaMm = scales[blob.scaleIndex[v] as number] as number; }
   }
   return { candidates: kept, blob };
 }

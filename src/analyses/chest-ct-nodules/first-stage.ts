@@ -14,7 +14,7 @@ import { FIRST_STAGE_MODEL } from './model-first-stage.ts';
 import { SrError } from '../../core/errors.ts';
 
 export const FIRST_STAGE_FEATURES = [
-  'logBlob', 'logSigma', 'logRadius', 'isBlob', 'isSolidCore', 'hessRatio12', 'hessRatio13', 'logHessMag', 'centreHu', 'ringHu', 'lungFraction',
+  'logBlob', 'logSigma', 'logRadius', 'isBlob', 'isSolidCore', 'isSubSolidBlob', 'hessRatio12', 'hessRatio13', 'logHessMag', 'centreHu', 'ringHu', 'lungFraction',
 ] as const;
 
 /** Mean of `iso` over the voxels whose distance from `c` (voxels) lies in [r0, r1], sampled with `step`. */
@@ -50,6 +50,7 @@ export function firstStageFeatures(iso: Int16Volume, lung: MaskVolume, c: Candid
     Math.log(Math.max(1, c.radiusMm)),
     c.source === 'blob' ? 1 : 0,
     c.source === 'solid-core' ? 1 : 0,
+    c.source === 'subsolid-blob' ? 1 : 0,
     -e[1] / a3,
     -e[0] / a3,
     Math.log(1 + a3),

@@ -5,10 +5,10 @@
 import type { LogisticModel } from './logistic-model.ts';
 
 export const FIRST_STAGE_MODEL: LogisticModel = {
-  features: ['logBlob', 'logSigma', 'logRadius', 'isBlob', 'isSolidCore', 'hessRatio12', 'hessRatio13', 'logHessMag', 'centreHu', 'ringHu', 'lungFraction'],
-  mean: [3.15098, 0.496661, 1.03459, 0.967121, 0.0234852, 0.73292, 0.54672, 4.4555, -3.08143, -6.43056, 0.926828],
-  sd: [0.669637, 0.493977, 0.492809, 0.178321, 0.151439, 0.172815, 0.196063, 0.605955, 2.15464, 1.46337, 0.148369],
-  weights: [0.913094, -0.199852, 1.1952, -1.11063, -0.636164, 0.156797, 1.71187, -1.94522, 1.03785, -0.213301, 1.93794],
-  bias: -4.08002,
-  provenance: "first stage: logistic regression (L2 2) on 2129 candidates (353 on nodules) of chest phantoms seeds 1..9, train.ts --stage 1",
+  features: ['logBlob', 'logSigma', 'logRadius', 'isBlob', 'isSolidCore', 'isSubSolidBlob', 'hessRatio12', 'hessRatio13', 'logHessMag', 'centreHu', 'ringHu', 'lungFraction'],
+  mean: [3.2927, 0.390008, 0.927415, 0.680009, 0.0391176, 0.261769, 0.287831, 0.118158, 4.65483, -2.55315, -4.76305, 0.656104],
+  sd: [0.704092, 0.444501, 0.431584, 0.466473, 0.193875, 0.439598, 0.450781, 0.268358, 0.47736, 1.72902, 1.97587, 0.292515],
+  weights: [2.50772, 0.619629, 0.733228, -1.43715, 0.142704, -1.29726, 0.585576, -0.20365, -1.5019, -0.275869, 0.0264591, 1.60061],
+  bias: -6.68327,
+  provenance: "first stage: logistic regression (L2 2) on 4397 candidates (140 on nodules) of chest phantoms seeds 1..9 + stress phantoms 1..3, train.ts --stage 1",
 };

@@ -6,9 +6,9 @@ import type { LogisticModel } from './logistic-model.ts';
 
 export const NODULE_MODEL: LogisticModel = {
   features: ['logBlob', 'hessRatio12', 'hessRatio13', 'elongation', 'flatness', 'compactness', 'logAttachment', 'touchesBorder', 'pleuralContact', 'logContrast', 'logDiameter', 'solidFraction', 'subSolid', 'blobSource'],
-  mean: [3.50168, 0.685952, 0.423896, 0.535383, 0.750717, 0.372836, 1.86916, 0, 0.0880299, 6.3878, 2.22998, 0.554055, 0.423977, 0.856725],
-  sd: [1.07384, 0.208679, 0.253814, 0.163705, 0.145609, 0.168193, 0.993427, 1, 0.209383, 0.398451, 0.412027, 0.365377, 0.494187, 0.350353],
-  weights: [0.458695, 1.23531, -0.141962, 1.49722, 0.058161, 1.30077, -0.616161, 0, 0.359553, 0.00435782, 0.0611144, -0.285826, -0.0366268, -0.932355],
-  bias: -3.26997,
-  provenance: "logistic regression (L2 2) on 342 candidates (55 on nodules) of chest phantoms seeds 1..9, train.ts --stage 2",
+  mean: [3.22647, 0.526889, 0.190062, 0.488481, 0.7449, 0.316028, 2.00758, 0.0021645, 0.233738, 6.4383, 2.32226, 0.605097, 0.348485, 0.623377],
+  sd: [1.21324, 0.422762, 0.321201, 0.169016, 0.154195, 0.114801, 0.853838, 0.0464738, 0.380416, 0.430018, 0.415886, 0.368727, 0.47649, 0.484539],
+  weights: [0.254342, 0.139396, 0.52289, 0.895129, 0.282261, 1.39605, -0.265707, -0.0243116, 0.363112, -0.0353661, 0.944285, -1.02768, 0.182512, 0.259778],
+  bias: -5.45458,
+  provenance: "logistic regression (L2 2) on 462 candidates (32 on nodules) of chest phantoms seeds 1..9 + stress phantoms 1..3, train.ts --stage 2",
 };

@@ -11,7 +11,7 @@
 import type { Box, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
 import { crop, dilate, ijkToLps, lpsToIjk, resample, resampleToGrid, withData } from '../../imaging/index.ts';
 import { detectCandidates } from './candidates.ts';
-import type { Candidate } from './candidates.ts';
+import type { Candidate, CandidateOptions } from './candidates.ts';
 import { noduleProbability } from './classify.ts';
 import { featureVector, measureCandidate } from './features.ts';
 import { firstStageFeatures, firstStageProbability } from './first-stage.ts';
@@ -62,10 +62,15 @@ export interface PipelineOptions {
   fineCandidates?: number;
   /** Further candidates given a coarse segmentation and reported with their first-stage probability. */
   coarseCandidates?: number;
+  /** Candidate-stage options (development: A/B of the blob channel). */
+  candidateOptions?: CandidateOptions;
 }
 
 /** Coarse-path probabilities stay below this: they were never checked by the second stage. */
 export const COARSE_PROBABILITY_CAP = 0.45;
+
+/** Share of the fine budget reserved for the strongest sub-solid-channel blobs. */
+export const SUBSOLID_FINE_SHARE = 0.2;
 
 export const PIPELINE_STEPS = ['lung-segmentation', 'candidates', 'segmentation', 'classification'] as const;
 
@@ -90,6 +95,20 @@ export function insideMask(mask: MaskVolume, lps: Vec3): boolean {
   const [i, j, k] = q as [number, number, number];
   if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return false;
   return mask.data[i + j * nx + k * nx * ny] !== 0;
+}
+
+/** The order in which candidates get the fine segmentation (see runPipeline). */
+export function fineOrder(scored: readonly ScoredCandidate[], nFine: number): ScoredCandidate[] {
+  const isCore = (c: ScoredCandidate) => c.candidate.source === 'solid-core' || c.candidate.source === 'ground-glass-core';
+  const cores = scored.filter(isCore).sort((a, b) => b.candidate.radiusMm - a.candidate.radiusMm).slice(0, Math.round(nFine * 0.25));
+  // Sub-solid blobs have a quota of their own: their response (150–450 HU of contrast) does not compete with the
+  // solid blobs' (≈ 550 HU in the lung window), yet they are the nodules most often missed.
+  // Ranked by the first-stage score: the sub-solid channel's strongest responses include thin vessel crossings that
+  // average to ground glass on its 2 mm grid, which the score's centre attenuation tells apart.
+  const sub = scored.filter((c) => c.candidate.source === 'subsolid-blob').sort((a, b) => b.p1 - a.p1);
+  const subFirst = sub.slice(0, Math.round(nFine * SUBSOLID_FINE_SHARE));
+  const blobs = scored.filter((c) => c.candidate.source === 'blob').sort((a, b) => b.candidate.blob - a.candidate.blob);
+  return [...cores, ...subFirst, ...blobs, ...sub.slice(subFirst.length)];
 }
 
 export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): PipelineResult {
@@ -118,7 +137,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
     lungCount++;
     if ((iso.data[v] as number) <= -950) lowCount++;
   }
-  const { candidates } = detectCandidates(iso, isoLung);
+  const { candidates } = detectCandidates(iso, isoLung, opts.candidateOptions);
   const scored: ScoredCandidate[] = candidates.map((c) => {
     const x = firstStageFeatures(iso, isoLung, c);
     return { candidate: c, x, p1: firstStageProbability(x) };
@@ -133,9 +152,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   // first-stage score only orders and scores the coarse remainder.
   const nFine = opts.fineCandidates ?? 40;
   const nCoarse = opts.coarseCandidates ?? 40;
-  const cores = scored.filter((c) => c.candidate.source !== 'blob').sort((a, b) => b.candidate.radiusMm - a.candidate.radiusMm).slice(0, Math.round(nFine * 0.25));
-  const blobs = scored.filter((c) => c.candidate.source === 'blob' && !cores.includes(c)).sort((a, b) => b.candidate.blob - a.candidate.blob);
-  const fineOrder = [...cores, ...blobs];
+  const order = fineOrder(scored, nFine);
   const lungWide = dilate(lungs.labels, { radiusMm: Math.max(...lungs.labels.spacing) * 1.01 });
   const found: DetectedNodule[] = [];
   // A candidate inside a nodule already segmented is the same object (a mass holds dozens of blob maxima):
@@ -144,7 +161,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   const done = new Set<ScoredCandidate>();
   let nFineDone = 0, nCoarseDone = 0;
   const queue: { sc: ScoredCandidate; fine: boolean }[] = [];
-  for (const sc of fineOrder) queue.push({ sc, fine: true });
+  for (const sc of order) queue.push({ sc, fine: true });
   for (const sc of [...scored].sort((a, b) => b.p1 - a.p1)) queue.push({ sc, fine: false });
   for (const { sc, fine } of queue) {
     if (done.has(sc)) continue;
@@ -186,9 +203,14 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   found.sort((a, b) => b.probability - a.probability);
   const kept: DetectedNodule[] = [];
   for (const f of found) {
-    const dup = kept.some((k) => insideMask(k.seg.mask, f.centerMm) || insideMask(f.seg.mask, k.centerMm));
-    if (!dup) kept.push(f);
+    const i = kept.findIndex((k) => insideMask(k.seg.mask, f.centerMm) || insideMask(f.seg.mask, k.centerMm));
+    if (i < 0) { kept.push(f); continue; }
+    // The same object seen twice: a sub-solid blob on the partial-volume rim of a solid nodule is segmented as a
+    // small ground-glass piece of it. The larger segmentation is the object; it keeps the higher probability.
+    const k = kept[i] as DetectedNodule;
+    if (f.stage === 'fine' && f.seg.volumeMm3 > 2 * k.seg.volumeMm3 && insideMask(f.seg.mask, k.centerMm)) kept[i] = { ...f, probability: k.probability };
   }
+  kept.sort((a, b) => b.probability - a.probability);
   times['classification'] = t();
   return { lungs, candidates: scored, nodules: kept, candidateCount: candidates.length, isoSpacingMm: isoMm, stepTimesMs: times, laa950: lungCount > 0 ? lowCount / lungCount : 0 };
 }

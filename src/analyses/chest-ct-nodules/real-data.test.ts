@@ -13,9 +13,11 @@ import { scanPaths, seriesInputs } from '../../cli/dicom-source.ts';
 import { parseLidcXml } from '../../../eval/truth/lidc-xml.ts';
 import { lidcTruth } from '../../../eval/truth/lidc-truth.ts';
 import { readSliceGeometries } from '../../../eval/truth/slice-geometry.ts';
+import { readIbsiCtPhantomTruth } from '../../../eval/truth/ibsi.ts';
 import { chestCtNodules } from './manifest.ts';
 
 const DATA = resolve(dirname(new URL(import.meta.url).pathname), '../../../../shared/data/chest-ct-lidc');
+const IBSI = resolve(dirname(new URL(import.meta.url).pathname), '../../../../shared/data/radiomics-ibsi/ibsi_1_ct_radiomics_phantom');
 
 async function findXmlDir(root: string): Promise<string | undefined> {
   const entries = await readdir(root, { withFileTypes: true, recursive: true });
@@ -44,4 +46,48 @@ test('LIDC-IDRI-0003: the 4-reader nodule is found near the readers\' centre, di
   const dia = near.f['diameterMm'] as number;
   const readersMean = target.meanAxisDiameterMm;
   assert.ok(Math.abs(dia - readersMean) / readersMean <= 0.3, `diameter ${dia} mm vs readers' mean ${readersMean.toFixed(1)} mm`);
+});
+
+/**
+ * IBSI CT phantom: a real lung cancer of 359 mL against the chest wall, the mediastinum and the diaphragm. The
+ * finding at the tumour is asserted; its volume within 15 % of the GTV is not reached yet (most of the tumour lies
+ * outside the lung mask, which has no pleural boundary where the tumour replaces the lung), so that check is a
+ * todo that prints the figure.
+ */
+function volOf(f: Readonly<Record<string, unknown>>): number {
+  const m = f['measurements'] as Record<string, unknown> | undefined;
+  return typeof m?.['volumeMm3'] === 'number' ? m['volumeMm3'] : 0;
+}
+
+async function ibsiTumourFinding(): Promise<{ volumeMm3: number; truthMm3: number; d: number; rEq: number }> {
+  const truth = await readIbsiCtPhantomTruth(IBSI);
+  const { inputs } = seriesInputs(await scanPaths([join(IBSI, 'dicom', 'image')]));
+  const input = inputs[0];
+  assert.ok(input);
+  const series = await input.loadVolume(new AbortController().signal);
+  const out = await chestCtNodules.run({ header: input.header, series, log: silentLogger, progress: () => undefined, signal: new AbortController().signal });
+  assert.equal(out.skipped, undefined, out.skipped?.reason);
+  const rEq = truth.equivalentDiameterMm / 2;
+  const best = out.findings
+    .map((f) => ({ f, d: Math.hypot(f.centerMm[0] - truth.centerMm[0], f.centerMm[1] - truth.centerMm[1], f.centerMm[2] - truth.centerMm[2]) }))
+    .filter((x) => x.d < rEq)
+    .sort((a, b) => volOf(b.f) - volOf(a.f))[0];
+  assert.ok(best, `no finding within ${rEq.toFixed(1)} mm of the GTV centre`);
+  return { volumeMm3: volOf(best.f), truthMm3: truth.volumeMm3, d: best.d, rEq };
+}
+
+let ibsi: Promise<{ volumeMm3: number; truthMm3: number; d: number; rEq: number }> | undefined;
+
+test('IBSI CT phantom: the lung tumour is found (a finding within the GTV\'s equivalent radius)', { skip: !existsSync(IBSI) && 'shared data missing' }, async () => {
+  ibsi ??= ibsiTumourFinding();
+  const r = await ibsi;
+  assert.ok(r.d < r.rEq);
+});
+
+test('IBSI CT phantom: tumour volume within 15 % of the GTV', { skip: !existsSync(IBSI) && 'shared data missing', todo: 'the lung mask stops at the aerated lung where the tumour replaces it (see docs/validation.md)' }, async () => {
+  ibsi ??= ibsiTumourFinding();
+  const r = await ibsi;
+  const err = (r.volumeMm3 - r.truthMm3) / r.truthMm3;
+  process.stdout.write(`# IBSI tumour: ${(r.volumeMm3 / 1000).toFixed(1)} mL vs GTV ${(r.truthMm3 / 1000).toFixed(1)} mL (${(100 * err).toFixed(0)} %)\n`);
+  assert.ok(Math.abs(err) <= 0.15, `${(r.volumeMm3 / 1000).toFixed(1)} mL vs GTV ${(r.truthMm3 / 1000).toFixed(1)} mL`);
 });

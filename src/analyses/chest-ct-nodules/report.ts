@@ -86,7 +86,9 @@ export function buildFindings(res: PipelineResult, analysisVersion: string): Nod
     const stats = regionStats(seg.hu, seg.mask);
     const loc = locate(res.lungs, n);
     const solidAxes = seg.solid ? axialAxes(seg.solid) : undefined;
-    const solidMm = solidAxes ? solidAxes.meanDiameterMm : undefined;
+    // The solid component lies inside the nodule, but each is measured on its own slice of greatest extent, so on
+    // an irregular mass the component's long + short axis can exceed the whole's: Lung-RADS needs solid ≤ total.
+    const solidMm = solidAxes ? Math.min(solidAxes.meanDiameterMm, axes.meanDiameterMm) : undefined;
     const display = n.probability >= DISPLAY_THRESHOLD;
     const lab = display ? ++label : undefined;
     const volumeMm3 = Math.round(seg.volumeMm3 * 10) / 10;

@@ -40,6 +40,8 @@ export interface NoduleSegmentation {
   volumeMm3: number;
   /** Largest inscribed-ball radius near the seed (mm). */
   rInMm: number;
+  /** Median over 26 directions of the distance from the peak to the edge (mm): the round part's radius. */
+  rayRadiusMm: number;
   openingRadiusMm: number;
   /** Volume of the thresholded seed component before opening / after: ≫ 1 when attached to vessels. */
   attachmentRatio: number;
@@ -56,6 +58,9 @@ export interface NoduleSegmentation {
 const SOLID_HU = -250;
 // Solid nodules and vessels are ≤ ~70 HU; anything brighter is calcium, even when partial volume dims a small one.
 const CALCIFIED_HU = 115;
+/** Core (ball median) attenuation above which a nodule is calcified whatever its size. */
+export const CALCIFIED_CORE_HU = 200;
+const CALCIFIED_PEAK_HU = 160;
 /** Ground glass is −750…−300 HU: a halo at that level around a solid core makes the nodule part-solid. */
 const GG_MIN_ABOVE_BG = 200;
 
@@ -76,6 +81,20 @@ function histMedian(values: Float32Array | number[], count: number, lo: number, 
     if (acc > half) return lo + b + 0.5;
   }
   return hi;
+}
+
+/** Median of `s` over the voxels within `rVox` of `c` (clipped to the grid). */
+function ballMedian(s: Float32Array, dims: Vec3, c: Vec3, rVox: number): number {
+  const [nx, ny, nz] = dims;
+  const R = Math.ceil(rVox);
+  const vals: number[] = [];
+  for (let dk = -R; dk <= R; dk++) for (let dj = -R; dj <= R; dj++) for (let di = -R; di <= R; di++) {
+    if (di * di + dj * dj + dk * dk > rVox * rVox + 1e-9) continue;
+    const i = c[0] + di, j = c[1] + dj, k = c[2] + dk;
+    if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) continue;
+    vals.push(s[i + j * nx + k * nx * ny] as number);
+  }
+  return vals.length > 0 ? median(vals) : -Infinity;
 }
 
 function percentile(values: number[], q: number): number {
@@ -225,8 +244,28 @@ export interface SegmentOptions {
  * volume on any grid. Returns null when nothing above the parenchyma is found at the seed.
  */
 export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, radiusMm: number, opts: SegmentOptions = {}): NoduleSegmentation | null {
-  const rEst = Math.min(45, Math.max(1.5, radiusMm));
-  const half = opts.coarse ? Math.min(40, Math.max(8, 1.6 * rEst + 4)) : Math.min(95, Math.max(10, 2.5 * rEst + 6));
+  let seg = segmentOnce(vol, lungLabels, seedLps, radiusMm, opts);
+  // Scale-aware box: the box follows the candidate's size estimate, which for a mass is the radius of the core the
+  // blob or opening saw, not of the mass. When the object's own (ray-median) radius says it reaches past the
+  // box, segment again in a box sized by that radius; a vessel leaving the box has a small ray radius and does
+  // not trigger this. Twice at most (≤ MAX_RADIUS_MM), so a mass costs at most three local segmentations.
+  for (let round = 0; round < 2 && seg && !opts.coarse && seg.touchesBorder; round++) {
+    const half = seg.mask.spacing[0] * (seg.mask.dims[0] - 1) / 2;
+    if (!(1.7 * seg.rayRadiusMm + 2 > half) || radiusMm >= MAX_RADIUS_MM) break;
+    radiusMm = Math.min(MAX_RADIUS_MM, Math.max(1.5 * radiusMm, seg.rayRadiusMm * 1.3));
+    const next = segmentOnce(vol, lungLabels, seedLps, radiusMm, opts);
+    if (!next) break;
+    seg = next;
+  }
+  return seg;
+}
+
+/** Largest radius a local segmentation is sized for (a 10 cm mass). */
+const MAX_RADIUS_MM = 60;
+
+function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, radiusMm: number, opts: SegmentOptions): NoduleSegmentation | null {
+  const rEst = Math.min(MAX_RADIUS_MM, Math.max(1.5, radiusMm));
+  const half = opts.coarse ? Math.min(40, Math.max(8, 1.6 * rEst + 4)) : Math.min(1.8 * MAX_RADIUS_MM + 6, Math.max(10, 2.5 * rEst + 6));
   // Fine grid for small nodules; masses get a coarser one so the box stays ≤ ~130³ voxels.
   // (≈ 1/8 of the radius: the hull of voxel centres then overestimates a diameter by < 0.3 mm.)
   const h = opts.spacingMm ?? Math.max(opts.coarse ? 1.0 : Math.min(1.0, Math.max(rEst / 8, 0.5)), (2 * half) / (opts.coarse ? 64 : 130));
@@ -270,6 +309,8 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
   const rBall = Math.max(1.2 * h, 0.6 * rEst);
   let peak = -Infinity;
   let peakIjk: Vec3 = seed;
+  let peakIn = -Infinity;
+  let peakInIjk: Vec3 = seed;
   const ball: number[] = [];
   const R = Math.ceil(Math.max(rSearch, rBall) / h);
   for (let dk = -R; dk <= R; dk++) {
@@ -280,10 +321,15 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
         const v = i + j * nx + k * plane;
         const x = s[v] as number;
         if (dd <= rSearch && x > peak) { peak = x; peakIjk = [i, j, k]; }
+        if (dd <= rSearch && x > peakIn && lung.data[v] !== 0) { peakIn = x; peakInIjk = [i, j, k]; }
         if (dd <= rBall) ball.push(x);
       }
     }
   }
+  // A bone-bright peak outside the widened lung is a rib next to a juxtapleural mass, not the nodule: take the
+  // peak inside the lung then. (Not always the in-lung peak: the coarse lung mask may miss a large nodule's core.)
+  const pv = peakIjk[0] + peakIjk[1] * nx + peakIjk[2] * plane;
+  if (peak >= CALCIFIED_PEAK_HU && lungWide.data[pv] === 0 && peakIn > -Infinity) { peak = peakIn; peakIjk = peakInIjk; }
   if (!(peak > bg + 60)) return null;
   const half50 = (peak + bg) / 2;
   const inside = ball.filter((x) => x > half50);
@@ -293,7 +339,12 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
   const plateau = inside.length > 0 ? percentile(inside, 0.8) : peak;
   let type: NoduleType;
   let level: number;
-  if (peak > CALCIFIED_HU) {
+  // Calcified by the attenuation of the core, not of one voxel: the brightest smoothed voxel of a large solid mass
+  // (noise, a rib at its edge) can pass CALCIFIED_HU, the median of a small ball at the peak does not. Fleischner /
+  // Lung-RADS call a nodule benign-calcified at ≥ ~200 HU; a small one, dimmed by partial volume, needs
+  // both a core above CALCIFIED_HU and a peak well above any solid tissue.
+  const coreMedian = ballMedian(s, dims, peakIjk, Math.max(h, Math.min(2, 0.35 * rEst)) / h);
+  if (coreMedian >= CALCIFIED_CORE_HU || (coreMedian >= CALCIFIED_HU && peak >= CALCIFIED_PEAK_HU)) {
     type = 'calcified';
     level = plateau;
   } else if (solidFraction >= 0.5 || (peak > SOLID_HU && inside.length < 8)) {
@@ -407,6 +458,7 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
     ...(solid ? { solid } : {}),
     volumeMm3: wsum * voxVol,
     rInMm: rIn,
+    rayRadiusMm: rRay,
     openingRadiusMm: rho,
     attachmentRatio: compSize / count,
     touchesBorder: touches,

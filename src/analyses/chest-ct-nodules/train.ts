@@ -4,7 +4,7 @@
  * LUNA16 hit rule against the phantom's truth (centre within the nodule's radius), fit an L2 logistic
  * regression, and rewrite model.ts with the weights and this provenance.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/train.ts --stage 1|2 --from 1 --to 16 [--cache DIR] [--dry-run]
+ *   node --import tsx src/analyses/chest-ct-nodules/train.ts --stage 1|2 --from 1 --to 16 [--stress 1..3] [--cache DIR] [--dry-run]
  *
  * Stage 1 (model-first-stage.ts) learns from every candidate of the candidate stage (no segmentation); stage 2
  * (model.ts) from the candidates the current first stage sends to the fine segmentation — so train stage 1
@@ -24,16 +24,19 @@ import { FIRST_STAGE_FEATURES } from './first-stage.ts';
 import type { LogisticModel } from './logistic-model.ts';
 import { runPipeline } from './pipeline.ts';
 
-interface TruthNodule { id: string; centerMm: Vec3; diameterMm: number; type: string; volumeMm3: number }
-interface CachedCase { vol: Int16Volume; nodules: TruthNodule[] }
+export interface TruthNodule { id: string; centerMm: Vec3; diameterMm: number; type: string; volumeMm3: number; placement?: string; shape?: string; hu?: number }
+export interface CachedCase { vol: Int16Volume; nodules: TruthNodule[] }
 
 const TUNING_SEED_LIMIT = 1000;
 
-async function loadCase(seed: number, cache: string): Promise<CachedCase> {
-  const base = join(cache, `seed-${seed}`);
+/** `stress`: 10 sub-solid nodules per scan, half against a vessel and half against the pleura (the classic misses). */
+export async function loadCase(seed: number, cache: string, stress = false): Promise<CachedCase> {
+  const base = join(cache, stress ? `stress-${seed}` : `seed-${seed}`);
   if (!existsSync(`${base}.json`)) {
     const { generateChestPhantom } = await import('../../../eval/phantoms/chest.ts');
-    const p = generateChestPhantom({ seed });
+    const p = generateChestPhantom(stress
+      ? { seed: `stress-${seed}`, noduleCount: 10, noduleTypes: ['ground-glass', 'part-solid'], nodulePlacements: ['juxta-vascular', 'juxta-pleural'] }
+      : { seed });
     writeFileSync(`${base}.bin`, Buffer.from(p.volume.data.buffer, p.volume.data.byteOffset, p.volume.data.byteLength));
     writeFileSync(`${base}.json`, JSON.stringify({ dims: p.volume.dims, spacing: p.volume.spacing, origin: p.volume.origin, direction: p.volume.direction, truth: p.truth }));
   }
@@ -54,17 +57,19 @@ function hitOf(p: Vec3, nodules: readonly TruthNodule[]): TruthNodule | undefine
   return nodules.find((t) => Math.hypot(p[0] - t.centerMm[0], p[1] - t.centerMm[1], p[2] - t.centerMm[2]) < t.diameterMm / 2);
 }
 
-export async function collect(seeds: readonly number[], cache: string, log: (s: string) => void, stage: 1 | 2 = 2): Promise<LabelledCandidate[]> {
+export async function collect(seeds: readonly number[], cache: string, log: (s: string) => void, stage: 1 | 2 = 2, stressSeeds: readonly number[] = []): Promise<LabelledCandidate[]> {
   const rows: LabelledCandidate[] = [];
-  for (const seed of seeds) {
+  const all = [...seeds.map((seed) => ({ seed, stress: false })), ...stressSeeds.map((seed) => ({ seed, stress: true }))];
+  for (const { seed, stress } of all) {
     if (seed >= TUNING_SEED_LIMIT) throw new Error(`seed ${seed} ≥ ${TUNING_SEED_LIMIT}: training uses tuning seeds only`);
     // Feature rows are cached per seed, stage and feature set, so refitting does not rerun the pipeline (delete
     // the stage-2 rows after retraining stage 1: they depend on its selection).
-    const rowsPath = join(cache, stage === 1 ? `rows-s1-${seed}-${FIRST_STAGE_FEATURES.length}f.json` : `rows-s2-${seed}-${FEATURE_NAMES.length}f.json`);
+    const tag = stress ? `stress${seed}` : String(seed);
+    const rowsPath = join(cache, stage === 1 ? `rows-s1-${tag}-${FIRST_STAGE_FEATURES.length}f.json` : `rows-s2-${tag}-${FEATURE_NAMES.length}f.json`);
     let mine: LabelledCandidate[];
     if (existsSync(rowsPath)) mine = JSON.parse(readFileSync(rowsPath, 'utf8')) as LabelledCandidate[];
     else if (stage === 1) {
-      const c = await loadCase(seed, cache);
+      const c = await loadCase(seed, cache, stress);
       const res = runPipeline(c.vol, { fineCandidates: 0, coarseCandidates: 0 });
       mine = res.candidates.map((sc) => {
         const hit = hitOf(sc.candidate.lps, c.nodules);
@@ -74,7 +79,7 @@ export async function collect(seeds: readonly number[], cache: string, log: (s: 
       const found = new Set(mine.filter((r) => r.truthId).map((r) => r.truthId));
       log(`seed ${seed}: ${mine.length} candidates, ${found.size}/${c.nodules.length} nodules reached; ${JSON.stringify(res.stepTimesMs)}`);
     } else {
-      const c = await loadCase(seed, cache);
+      const c = await loadCase(seed, cache, stress);
       const res = runPipeline(c.vol, { coarseCandidates: 0 });
       mine = [];
       for (const n of res.nodules) {
@@ -120,20 +125,24 @@ export const ${stage === 1 ? 'FIRST_STAGE_MODEL' : 'NODULE_MODEL'}: LogisticMode
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, 'dry-run': { type: 'boolean' }, l2: { type: 'string' } } });
+  const { values } = parseArgs({ options: { stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, 'dry-run': { type: 'boolean' }, l2: { type: 'string' }, stress: { type: 'string' } } });
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < TUNING_SEED_LIMIT)) throw new Error('training seeds must be < 1000');
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
   mkdirSync(cache, { recursive: true });
   const seeds = Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const stage = values.stage === '1' ? 1 : 2;
-  const rows = await collect(seeds, cache, (s) => process.stdout.write(s + '\n'), stage);
+  // --stress A..B adds the stress phantoms (10 sub-solid juxtavascular/juxtapleural nodules each, seeds "stress-N").
+  const [sa, sb] = (values.stress ?? '').split('..').map(Number);
+  const stressSeeds = sa !== undefined && sb !== undefined && Number.isInteger(sa) && Number.isInteger(sb) ? Array.from({ length: sb - sa + 1 }, (_, i) => sa + i) : [];
+  if (stressSeeds.some((x) => x >= TUNING_SEED_LIMIT)) throw new Error('stress seeds must be < 1000');
+  const rows = await collect(seeds, cache, (s) => process.stdout.write(s + '\n'), stage, stressSeeds);
   const X = rows.map((r) => r.x), y = rows.map((r) => r.y);
   const fit = fitLogistic(X, y, { l2: Number(values.l2 ?? 2) });
   const names = stage === 1 ? FIRST_STAGE_FEATURES : FEATURE_NAMES;
   const model: LogisticModel = {
     features: [...names], ...fit,
-    provenance: `${stage === 1 ? 'first stage: ' : ''}logistic regression (L2 ${values.l2 ?? 2}) on ${rows.length} candidates (${y.filter((v) => v === 1).length} on nodules) of chest phantoms seeds ${from}..${to}, train.ts --stage ${stage}`,
+    provenance: `${stage === 1 ? 'first stage: ' : ''}logistic regression (L2 ${values.l2 ?? 2}) on ${rows.length} candidates (${y.filter((v) => v === 1).length} on nodules) of chest phantoms seeds ${from}..${to}${stressSeeds.length ? ` + stress phantoms ${values.stress}` : ''}, train.ts --stage ${stage}`,
   };
   if (stage === 1) {
     // How many nodules the fine budget keeps: rank of each nodule's best candidate within its scan.
