@@ -6,7 +6,10 @@
  *  2. QIDO-RS latency with 100,000 indexed instances (tiny synthetic instances stored through the archive API).
  *  3. WADO-RS frame throughput of one 512×512 series from SecondReader and from Orthanc's DICOMweb plugin.
  * Options: --instances N (CT slices, default 520), --qido-instances N (default 100000), --qido-count N (queries,
- * default 500), --real (also send the real CT files under /work/shared/data), --keep (keep the temp folder).
+ * default 500), --real (also send the real CT files under /work/shared/data), --keep (keep the temp folder),
+ * --parallel N (N storescu processes at once, each on its own association with 1/N of the files; default 1),
+ * --only sr,orthanc,storescp (receivers to measure), --no-wado, --qido-instances 0 (skip the QIDO part),
+ * --profile DIR (serve runs under node --cpu-prof, profiles written to DIR).
  * Goals from issue #5: ingest ≥ 1.5× Orthanc; QIDO p95 ≤ 50 ms. No figure is asserted: they are read by people.
  */
 import { existsSync } from 'node:fs';
@@ -57,15 +60,32 @@ interface IngestResult {
   readonly peakRssMb?: number;
 }
 
-async function send(target: string, port: number, ae: string, inputs: readonly string[], serve?: ServeProcess): Promise<IngestResult> {
+/** Round-robin split of the input files over `n` senders (folders are expanded first). */
+async function splitInputs(inputs: readonly string[], n: number): Promise<string[][]> {
+  if (n <= 1) return [[...inputs]];
+  const files: string[] = [];
+  for (const i of inputs) {
+    if ((await stat(i)).isDirectory()) {
+      for (const ent of await readdir(i, { recursive: true, withFileTypes: true })) if (ent.isFile()) files.push(join(ent.parentPath, ent.name));
+    } else files.push(i);
+  }
+  files.sort();
+  return Array.from({ length: n }, (_, k) => files.filter((_f, i) => i % n === k));
+}
+
+async function send(target: string, port: number, ae: string, groups: readonly string[][], serve?: ServeProcess): Promise<IngestResult> {
   const t0 = performance.now();
   // --no-halt: one refused file must not end the run (it is counted as failed).
-  const run = runStorescu({ port, calledAe: ae, inputs, extraArgs: ['--no-halt'] });
-  const exit = await run.exited;
+  const runs = groups.map((inputs) => runStorescu({ port, calledAe: ae, inputs, extraArgs: ['--no-halt'] }));
+  const exits = await Promise.all(runs.map((r) => r.exited));
   const seconds = (performance.now() - t0) / 1000;
-  if (exit.code !== 0) out(`  ! storescu → ${target} exited ${exit.code ?? exit.signal}: ${run.logTail().slice(-3).join(' | ')}`);
+  exits.forEach((exit, i) => {
+    if (exit.code !== 0) out(`  ! storescu → ${target} exited ${exit.code ?? exit.signal}: ${runs[i]?.logTail().slice(-3).join(' | ')}`);
+  });
   const rss = serve?.peakRssKb();
-  return { target, acked: run.acked.length, failed: run.failed.length, seconds, ...(rss ? { peakRssMb: rss / 1024 } : {}) };
+  const acked = runs.reduce((a, r) => a + r.acked.length, 0);
+  const failed = runs.reduce((a, r) => a + r.failed.length, 0);
+  return { target, acked, failed, seconds, ...(rss ? { peakRssMb: rss / 1024 } : {}) };
 }
 
 export async function benchIngest(argv: readonly string[]): Promise<number> {
@@ -74,10 +94,15 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
     options: {
       instances: { type: 'string', default: '520' }, 'qido-instances': { type: 'string', default: '100000' },
       'qido-count': { type: 'string', default: '500' }, real: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+      parallel: { type: 'string', default: '1' }, only: { type: 'string', default: 'sr,orthanc,storescp' }, 'no-wado': { type: 'boolean', default: false },
+      profile: { type: 'string' },
     },
   });
   const instances = Math.max(1, Number(values.instances));
-  const qidoInstances = Math.max(50, Number(values['qido-instances']));
+  const qidoInstances = Number(values['qido-instances']) === 0 ? 0 : Math.max(50, Number(values['qido-instances']));
+  const parallel = Math.max(1, Number(values.parallel));
+  const only = new Set(values.only.split(','));
+  const wado = !values['no-wado'] && only.has('sr') && only.has('orthanc');
   const qidoCount = Math.max(5, Number(values['qido-count']));
   const root = await mkdtemp(join(os.tmpdir(), 'sr-bench-ingest-'));
   // The QIDO index lives in memory-backed /dev/shm when there is one: filling it is bounded by fsyncs otherwise,
@@ -110,17 +135,29 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
 
     // 2. C-STORE ingest, one receiver after another.
     const results: IngestResult[] = [];
-    const sr = await startServe({ dataDir: join(root, 'sr-data') });
-    stops.push(() => sr.stop());
-    results.push(await send('SecondReader serve', sr.dicomPort, sr.aeTitle, inputs, sr));
-    const orthanc: RunningOrthanc = await startOrthanc({ storageDir: join(root, 'orthanc'), dicomWeb: true });
-    stops.push(() => orthanc.stop());
-    results.push(await send('Orthanc 1.10', orthanc.dicomPort, orthanc.aet, inputs));
-    await mkdir(join(root, 'storescp'));
-    const scp = await startStorescp({ port: await freePort(), outDir: join(root, 'storescp') });
-    results.push(await send('dcmtk storescp', scp.port, scp.aeTitle, inputs));
-    await scp.stop();
-    out('\nC-STORE ingest (storescu, one association, TCP_NODELAY=1)');
+    const groups = await splitInputs(inputs, parallel);
+    let sr: ServeProcess | undefined;
+    if (only.has('sr')) {
+      const profile = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
+      sr = await startServe({ dataDir: join(root, 'sr-data'), nodeArgs: profile });
+      const s = sr;
+      stops.push(() => s.stop());
+      results.push(await send('SecondReader serve', sr.dicomPort, sr.aeTitle, groups, sr));
+    }
+    let orthanc: RunningOrthanc | undefined;
+    if (only.has('orthanc')) {
+      orthanc = await startOrthanc({ storageDir: join(root, 'orthanc'), dicomWeb: true });
+      const o = orthanc;
+      stops.push(() => o.stop());
+      results.push(await send('Orthanc 1.10', orthanc.dicomPort, orthanc.aet, groups));
+    }
+    if (only.has('storescp')) {
+      await mkdir(join(root, 'storescp'));
+      const scp = await startStorescp({ port: await freePort(), outDir: join(root, 'storescp') });
+      results.push(await send('dcmtk storescp', scp.port, scp.aeTitle, groups));
+      await scp.stop();
+    }
+    out(`\nC-STORE ingest (storescu × ${parallel}, ${parallel === 1 ? 'one association' : 'one association each, at once'}, TCP_NODELAY=1)`);
     out('  receiver              stored  failed   seconds   inst/s     MB/s   peak RSS');
     for (const r of results) {
       out(`  ${r.target.padEnd(20)} ${String(r.acked).padStart(7)} ${String(r.failed).padStart(7)} ${fmt(r.seconds, 2).padStart(9)} ${fmt(r.acked / r.seconds).padStart(8)} ` +
@@ -135,8 +172,9 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
 
     // 3. WADO-RS frames of one series, from both servers (both hold the same instances now).
     const one = sources.filter((s) => s.seriesInstanceUid === sources[0]?.seriesInstanceUid);
-    out(`\nWADO-RS frames (one 512×512 series, ${one.length} frames, 4 requests at a time, uncompressed)`);
-    for (const [name, root0] of [['SecondReader', `${sr.httpUrl}/dicom-web`], ['Orthanc DICOMweb plugin', `${orthanc.url}/dicom-web`]] as const) {
+    if (wado && sr && orthanc) out(`\nWADO-RS frames (one 512×512 series, ${one.length} frames, 4 requests at a time, uncompressed)`);
+    const wadoTargets = wado && sr && orthanc ? [['SecondReader', `${sr.httpUrl}/dicom-web`], ['Orthanc DICOMweb plugin', `${orthanc.url}/dicom-web`]] as const : [];
+    for (const [name, root0] of wadoTargets) {
       try {
         const f = await wadoFrames(root0, one);
         out(`  ${name.padEnd(24)} ${fmt(f.frames / f.seconds).padStart(8)} frames/s ${fmt(f.bytes / 1e6 / f.seconds).padStart(8)} MB/s`);
@@ -144,10 +182,14 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
         out(`  ${name.padEnd(24)} failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    const srRss = sr.peakRssKb();
-    await sr.stop();
-    await orthanc.stop();
-    if (srRss) out(`  SecondReader serve peak RSS after ingest + WADO: ${fmt(srRss / 1024, 0)} MB`);
+    const srRss = sr?.peakRssKb();
+    await sr?.stop();
+    await orthanc?.stop();
+    if (srRss) out(`  SecondReader serve peak RSS after ingest${wado ? ' + WADO' : ''}: ${fmt(srRss / 1024, 0)} MB`);
+    if (qidoInstances === 0) {
+      out(`\ntotal ${fmt((performance.now() - started) / 1000)} s, load average now ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+      return 0;
+    }
 
     // 4. QIDO-RS over 100k instances.
     t = performance.now();

@@ -65,7 +65,9 @@ describe('serve keeps serving under malformed and aborted input', { timeout: 15 
     assert.ok(server, 'server not started');
     return server;
   };
-  const incoming = (): Promise<string[]> => readdir(join(root, 'data', 'incoming'));
+  // Files only: the server keeps one folder per process under incoming/ (hostname-pid).
+  const incoming = async (): Promise<string[]> =>
+    (await readdir(join(root, 'data', 'incoming'), { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
   const logMatch = (from: number, m: (l: LogLine) => boolean): Promise<LogLine> =>
     srv().waitForLog((l) => srv().logs().indexOf(l) >= from && m(l), 30_000);
 

@@ -6,11 +6,16 @@
  *   removes rows before blobs, so re-indexing would resurrect deleted (possibly privacy-deleted) series.
  * - Index rows whose blob is missing are reported with log.error and kept: deleting them would hide data loss.
  *
- * Files younger than `graceMs` are left alone: on a shared folder another process may be between its blob
- * write and its commit right now.
+ * Files younger than the grace period are left alone: on a shared folder another process may be between its blob
+ * write and its commit right now. `instancesGraceMs` applies to everything under `instances/` (temp files included)
+ * and defaults to `graceMs`: the embedded server (SQLite) sets it to 0, because there it is the only process that
+ * writes instance blobs (DIMSE, STOW, imports all run inside it; workers, supervised or started by hand, write only
+ * `results/`), and it recovers before it accepts anything. A grace there would keep the orphan blob of the
+ * instance a crash interrupted between its rename and its commit for ten minutes after a restart; that instance
+ * was never acknowledged, so it may go at once. `results/` keeps the grace: a hand-started worker may be writing.
  */
 import { readdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import { toSrError } from '../core/errors.ts';
 import type { SqlDb } from './db.ts';
@@ -19,6 +24,8 @@ import { TEMP_SUFFIX, type FsBlobStore } from './blob-store.ts';
 export interface RecoveryOptions {
   /** Default 10 minutes. */
   readonly graceMs?: number;
+  /** For files under `instances/`; default `graceMs`. 0 only where no other process can be storing instances. */
+  readonly instancesGraceMs?: number;
 }
 
 export interface RecoveryReport {
@@ -67,7 +74,11 @@ async function removeQuietly(path: string, log: Logger): Promise<boolean> {
 
 export async function recoverArchive(db: SqlDb, blobs: FsBlobStore, log: Logger, options: RecoveryOptions = {}): Promise<RecoveryReport> {
   const grace = options.graceMs ?? 10 * 60_000;
-  const cutoff = Date.now() - grace;
+  const now = Date.now();
+  const otherCutoff = now - grace;
+  const instancesCutoff = now - (options.instancesGraceMs ?? grace);
+  const instancesPrefix = join(blobs.root, 'instances') + sep;
+  const cutoffOf = (path: string): number => (path.startsWith(instancesPrefix) ? instancesCutoff : otherCutoff);
   // Index first, then disk: a row committed after this SELECT had its blob written before, so it is on disk
   // (an orphan candidate within the grace period, never removed), not falsely reported missing.
   const indexed = new Set((await db.all('SELECT blob_key FROM instances')).map((r) => String(r['blob_key'])));
@@ -79,12 +90,12 @@ export async function recoverArchive(db: SqlDb, blobs: FsBlobStore, log: Logger,
   const orphans: string[] = [];
   for (const f of files) {
     if (f.path.endsWith(TEMP_SUFFIX)) {
-      if (f.mtimeMs <= cutoff && (await removeQuietly(f.path, log))) tempFilesRemoved++;
+      if (f.mtimeMs <= cutoffOf(f.path) && (await removeQuietly(f.path, log))) tempFilesRemoved++;
       continue;
     }
     const key = blobs.keyOf(f.path);
     onDisk.add(key);
-    if (key.startsWith('instances/') && !indexed.has(key) && f.mtimeMs <= cutoff) {
+    if (key.startsWith('instances/') && !indexed.has(key) && f.mtimeMs <= instancesCutoff) {
       if (await removeQuietly(f.path, log)) {
         orphanBlobsRemoved++;
         orphans.push(key);

@@ -8,6 +8,7 @@ import type { SqlDb, SqlRow, SqlValue } from './db.ts';
 import { compileQuery, normalizeRow } from './query.ts';
 import { INSTANCE_COLUMNS, KeyedLock, instanceFromRow, storeInstance } from './store.ts';
 import { checkBlobKey } from './blob-store.ts';
+import { GroupCommit } from './group-commit.ts';
 import type {
   Archive, BlobStore, InstanceOrigin, InstanceRecord, InstanceSource, QueryRequest, QueryRow, ResultInput, ResultRecord,
   SeriesRecord, SeriesStableEvent, StoreOutcome,
@@ -64,16 +65,19 @@ export class SqlArchive implements Archive {
   readonly db: SqlDb;
   private readonly log: Logger;
   private readonly locks = new KeyedLock();
+  private readonly commits: GroupCommit | undefined;
 
   constructor(db: SqlDb, blobs: BlobStore, log: Logger) {
     this.db = db;
     this.backend = db.dialect.name;
     this.blobs = blobs;
     this.log = log;
+    // PostgreSQL commits run concurrently on pooled connections; SQLite's one connection serializes them.
+    this.commits = db.dialect.name === 'sqlite' ? new GroupCommit(db) : undefined;
   }
 
   storeInstance(source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome> {
-    return storeInstance({ db: this.db, blobs: this.blobs, log: this.log, locks: this.locks }, source, origin);
+    return storeInstance({ db: this.db, blobs: this.blobs, log: this.log, locks: this.locks, ...(this.commits ? { commits: this.commits } : {}) }, source, origin);
   }
 
   async query(request: QueryRequest): Promise<QueryRow[]> {

@@ -10,6 +10,7 @@
  */
 import type { Logger } from '../core/log.ts';
 import type { SqlDb, SqlExec, SqlRow } from './db.ts';
+import type { GroupCommit } from './group-commit.ts';
 import type { BlobStore, InstanceOrigin, InstanceRecord, InstanceSource, StoreOutcome } from './types.ts';
 import { parseInstanceBytes, parseInstanceFile, type IndexedHeader, type ParsedInstance } from './header.ts';
 import { unlink } from 'node:fs/promises';
@@ -117,7 +118,11 @@ export interface StoreDeps {
   readonly log: Logger;
   /** Serializes stores of one SOP Instance UID in this process, so blob order and row order agree. */
   readonly locks: KeyedLock;
+  /** SQLite: index writes of concurrent stores share one commit (group-commit.ts). */
+  readonly commits?: GroupCommit;
 }
+
+type TxRunner = <T>(fn: (q: SqlExec) => Promise<T>) => Promise<T>;
 
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -136,6 +141,21 @@ export class KeyedLock {
 }
 
 export async function storeInstance(deps: StoreDeps, source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome> {
+  const gc = deps.commits;
+  if (!gc) return storeOne(deps, source, origin, (fn) => deps.db.tx(fn));
+  gc.begin();
+  let reached = false;
+  try {
+    return await storeOne(deps, source, origin, (fn) => {
+      reached = true;
+      return gc.tx(fn);
+    });
+  } finally {
+    if (!reached) gc.end();
+  }
+}
+
+async function storeOne(deps: StoreDeps, source: InstanceSource, origin: InstanceOrigin, tx: TxRunner): Promise<StoreOutcome> {
   const label = 'bytes' in source ? `${origin.via} instance` : source.tempFile;
   let parsed: ParsedInstance;
   try {
@@ -145,10 +165,10 @@ export async function storeInstance(deps: StoreDeps, source: InstanceSource, ori
     if ('tempFile' in source) await unlink(source.tempFile).catch((unlinkErr: unknown) => unlinkErr);
     throw e;
   }
-  return deps.locks.run(parsed.header.SOPInstanceUID, () => storeParsed(deps, parsed, source, origin));
+  return deps.locks.run(parsed.header.SOPInstanceUID, () => storeParsed(deps, parsed, source, origin, tx));
 }
 
-async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome> {
+async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: InstanceSource, origin: InstanceOrigin, tx: TxRunner): Promise<StoreOutcome> {
   const { db, blobs, log } = deps;
   const h = parsed.header;
   const key = instanceKey(h);
@@ -161,7 +181,7 @@ async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: Inst
   await blobs.put(key, source);
   const now = new Date().toISOString();
   const sourceAe = origin.sourceAe ?? null;
-  const outcome = await db.tx(async (q) => {
+  const outcome = await tx(async (q) => {
     await upsertParents(q, h, now, sourceAe);
     const params = instanceParams(parsed, key, now, origin);
     const inserted = await q.all(

@@ -43,7 +43,10 @@ export interface DimseServerConfig {
   readonly peers?: readonly DimsePeer[];
   /** Default: every peer's AE title, from loopback addresses only. */
   readonly allow?: readonly DimseAllowRule[];
-  /** Largest P-DATA PDU we receive and send. Default 262144. */
+  /**
+   * Largest P-DATA PDU we receive (advertised in the A-ASSOCIATE-AC). Default 1 MiB: dcmtk's default 16 KiB cut a
+   * 512×512 slice into 32 PDUs. What we send is cut to the peer's own maximum.
+   */
   readonly maxPduLength?: number;
   /** Concurrent associations; beyond, A-ASSOCIATE-RJ transient "local limit exceeded". Default 32. */
   readonly maxAssociations?: number;
@@ -115,7 +118,7 @@ export function resolveServerConfig(config: DimseServerConfig = {}): ResolvedSer
     seen.add(p.aeTitle);
   }
   const allow = config.allow ? config.allow.map((r, i) => checkRule(r, `allow[${i}]`)) : peers.map((p) => ({ aeTitle: p.aeTitle, address: 'loopback' }));
-  const maxPduLength = checkPositive(config.maxPduLength, 262144, 'maxPduLength');
+  const maxPduLength = checkPositive(config.maxPduLength, 1 << 20, 'maxPduLength');
   if (maxPduLength < 4096 || maxPduLength > 16 * 1024 * 1024) throw invalid('maxPduLength must be between 4096 and 16 MiB', { value: maxPduLength });
   return {
     aeTitle: checkAeTitle(config.aeTitle ?? DEFAULT_AE_TITLE, 'aeTitle'),

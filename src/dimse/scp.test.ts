@@ -18,6 +18,11 @@ import type { DimseServer } from './index.ts';
 import { CONFORMANCE_DIR, openTempArchive, runTool, startStorescp, writeSmallCtSeries } from './testing.ts';
 import type { RunningStorescp, TempArchive } from './testing.ts';
 
+/** Files (not the per-process folders) under the DIMSE temp folder. */
+async function incomingFiles(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'incoming'), { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
+}
+
 const lines: string[] = [];
 const log = createLogger({ level: 'debug', write: (l) => lines.push(l) });
 const logged = (msg: string): Record<string, unknown>[] =>
@@ -118,7 +123,7 @@ describe('C-STORE', () => {
       }
     }
     assert.equal((await ta.archive.listInstances({ seriesInstanceUid: series.SeriesInstanceUID })).length, 5);
-    assert.deepEqual(await readdir(join(ta.dir, 'incoming')), [], 'no temp file left behind');
+    assert.deepEqual(await incomingFiles(ta.dir), [], 'no temp file left behind');
   });
 });
 
@@ -260,7 +265,7 @@ describe('robustness', () => {
     await closed;
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await ta.archive.getInstance(info.sopInstanceUid), undefined);
-    assert.deepEqual(await readdir(join(ta.dir, 'incoming')), []);
+    assert.deepEqual(await incomingFiles(ta.dir), []);
     assert.ok(logged('dimse association aborted by the peer').length > 0);
     const r = await runTool('echoscu', [...scu('STORESCU'), host, port()]);
     assert.equal(r.code, 0, r.stderr);

@@ -7,7 +7,7 @@
  * TCP_NODELAY (Nagle + delayed ACK cap an association at ~20 instances/s) and never arms its association timer.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -22,6 +22,9 @@ import type { DimseServerConfig, ResolvedServerConfig } from './config.ts';
 import { Dataset, RawDataset, SOP, STATUS, Scp, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, UNCOMPRESSED, constants, fileLoader, isStorageSopClass, requests, responses } from './lib.ts';
 import type { CCancelRequestT, CEchoRequestT, CFindRequestT, CGetRequestT, CMoveRequestT, CStoreRequestT, DimseAssociation, DimsePresentationContext, DimseRequest, DimseResponse } from './lib.ts';
 import { buildPart10Header, readPart10Info, readPart10InfoFromFile } from './part10.ts';
+import { commandPdu, encodeCStoreResponse } from './fast-response.ts';
+import { prepareIncoming } from './incoming.ts';
+import { PduFramer } from './pdu-framer.ts';
 import { handleFind, handleRetrieve } from './scp-query.ts';
 import type { QuerySession } from './scp-query.ts';
 import type { StoreResult } from './scu.ts';
@@ -50,7 +53,13 @@ interface NetworkInternals {
   lastPduTime: number | undefined;
   association: DimseAssociation | undefined;
   pending: DimseRequest[];
+  statistics: { addBytesReceived(n: number): void };
+  _reset(): void;
+  _processPdu(pdu: Buffer): Promise<void>;
+  _sendPDataTF(command: DimseRequest | DimseResponse, presentationContextId: number, maxPduLength: number): void;
 }
+
+const libSendPDataTF = (Scp.prototype as unknown as NetworkInternals)._sendPDataTF;
 
 interface IncomingStore {
   readonly path: string;
@@ -63,6 +72,8 @@ interface Shared {
   readonly archive: Archive;
   readonly log: Logger;
   readonly config: ResolvedServerConfig;
+  /** This process's own folder under config.tempDir (incoming.ts). */
+  readonly tempDir: string;
   readonly sessions: Set<Association>;
   readonly work: Set<Promise<void>>;
 }
@@ -91,6 +102,8 @@ class Association extends Scp {
   private readonly incoming = new WeakMap<DimseRequest, IncomingStore>();
   private readonly open = new Set<IncomingStore>();
   private readonly cancelled = new Set<number>();
+  /** The peer's maximum receive PDU length (0: unlimited, PS3.8 D.1); what we send is cut to it. */
+  private peerMaxPdu = 16_384;
 
   constructor(socket: Socket, shared: Shared) {
     super(socket, { connectTimeout: shared.config.idleMs, associationTimeout: shared.config.associationMs, pduTimeout: shared.config.idleMs });
@@ -101,6 +114,14 @@ class Association extends Scp {
     const net = this.internals();
     net.connected = true;
     net.connectedTime = Date.now();
+    this.replaceFraming(socket, shared.config.maxPduLength);
+    // dcmjs-dimse keeps one max PDU length per association, used both in our A-ASSOCIATE-AC (what we receive) and
+    // to cut what we send: we advertise ours and send at most the peer's.
+    net._sendPDataTF = (command, pcId) => {
+      const rsp = command.getDataset() ? undefined : encodeCStoreResponse(command.getCommandDataset().getElements() as Record<string, unknown>);
+      if (rsp) socket.write(commandPdu(pcId, rsp));
+      else libSendPDataTF.call(this, command, pcId, this.peerMaxPdu);
+    };
     this.on('networkError', (e: Error) => {
       shared.log.warn('dimse connection error', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, error: e.message });
       socket.destroy();
@@ -110,6 +131,36 @@ class Association extends Scp {
 
   destroy(): void {
     this.conn.destroy();
+  }
+
+  /**
+   * Swaps dcmjs-dimse's PDU accumulator for ours (pdu-framer.ts), feeding whole PDUs to the library's own
+   * processing exactly as its accumulator's 'pdu' handler does. PDUs longer than twice what we advertised (at
+   * least 1 MiB: an A-ASSOCIATE-RQ may be long) close the connection.
+   */
+  private replaceFraming(socket: Socket, maxPduLength: number): void {
+    const net = this.internals();
+    socket.removeAllListeners('data');
+    const framer = new PduFramer(Math.max(2 * maxPduLength, 1 << 20));
+    let failed = false;
+    socket.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      let pdus: Buffer[];
+      try {
+        pdus = framer.push(chunk);
+      } catch (e) {
+        failed = true;
+        net._reset();
+        this.shared.log.warn('dimse connection error', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, error: e instanceof Error ? e.message : String(e) });
+        socket.destroy();
+        return;
+      }
+      net.statistics.addBytesReceived(chunk.length);
+      for (const pdu of pdus) {
+        net.lastPduTime = Date.now();
+        void net._processPdu(pdu);
+      }
+    });
   }
 
   private internals(): NetworkInternals {
@@ -155,8 +206,8 @@ class Association extends Scp {
         accepted++;
       }
     }
-    const peerMax = association.getMaxPduLength();
-    association.setMaxPduLength(peerMax > 0 ? Math.min(peerMax, config.maxPduLength) : config.maxPduLength);
+    this.peerMaxPdu = association.getMaxPduLength();
+    association.setMaxPduLength(config.maxPduLength);
     log.info('dimse association accepted', { ...who, contexts: association.getPresentationContexts().length, accepted });
     this.sendAssociationAccept();
   }
@@ -190,7 +241,7 @@ class Association extends Scp {
   }
 
   override createStoreWritableStream(context: DimsePresentationContext, request: CStoreRequestT): WriteStream {
-    const path = join(this.shared.config.tempDir, `${randomUUID()}.dcm`);
+    const path = join(this.shared.tempDir, `${randomUUID()}.dcm`);
     const stream = createWriteStream(path, { flags: 'wx' });
     const written = new Promise<Error | undefined>((resolve) => {
       let error: Error | undefined;
@@ -335,12 +386,8 @@ class Association extends Scp {
 
 export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServer> {
   const config = resolveServerConfig(deps.config);
-  try {
-    mkdirSync(config.tempDir, { recursive: true });
-  } catch (e) {
-    throw new SrError('CONFIG_INVALID', `DIMSE temp folder ${config.tempDir} cannot be created`, { cause: e, details: { tempDir: config.tempDir } });
-  }
-  const shared: Shared = { archive: deps.archive, log: deps.log, config, sessions: new Set(), work: new Set() };
+  const incoming = await prepareIncoming(config.tempDir, deps.log);
+  const shared: Shared = { archive: deps.archive, log: deps.log, config, tempDir: incoming.dir, sessions: new Set(), work: new Set() };
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
     try {
@@ -352,13 +399,17 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
     }
   });
   server.on('error', (e) => deps.log.error('dimse server error', { error: e.message }));
-  await new Promise<void>((resolve, reject) => {
+  const listening = new Promise<void>((resolve, reject) => {
     const onError = (e: Error): void => reject(new SrError('CONFIG_INVALID', `DIMSE cannot listen on ${config.host}:${config.port}: ${e.message}`, { cause: e, details: { host: config.host, port: config.port } }));
     server.once('error', onError);
     server.listen(config.port, config.host, () => {
       server.off('error', onError);
       resolve();
     });
+  });
+  await listening.catch(async (e: unknown) => {
+    await incoming.dispose();
+    throw e;
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
@@ -374,6 +425,7 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
         for (const a of shared.sessions) a.destroy();
         await stopped;
         await Promise.allSettled([...shared.work]);
+        await incoming.dispose();
         deps.log.info('dimse stopped', { aeTitle: config.aeTitle, port });
       })();
       return closing;

@@ -44,9 +44,12 @@ export async function openStores(config: ServerConfig, log: Logger, options: { a
   });
   const pg = config.database !== 'sqlite';
   const recovery = options.archiveRecovery === false ? { recovery: false as const } : {};
+  // Embedded: this process is the only one storing instances, so an unacknowledged instance blob a crash left goes
+  // at once; a shared (PostgreSQL) folder keeps the grace period for other processes mid-store (recovery.ts).
+  const embeddedRecovery = options.archiveRecovery === false ? recovery : { recovery: { instancesGraceMs: 0 } };
   const archive = pg
     ? await openArchive({ backend: 'postgres', connectionString: config.database, schema: config.databaseSchema, blobDir: join(config.dataDir, 'blobs'), ...recovery }, log)
-    : await openArchive({ backend: 'sqlite', dataDir: config.dataDir, ...recovery }, log);
+    : await openArchive({ backend: 'sqlite', dataDir: config.dataDir, ...embeddedRecovery }, log);
   let queue: JobQueue;
   try {
     const defaults = { defaults: { timeoutMs: config.jobTimeoutSeconds * 1000 } };
