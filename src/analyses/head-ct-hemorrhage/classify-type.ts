@@ -71,7 +71,9 @@ export interface Rejection { readonly reject: true; readonly why: string }
 export function rejectComponent(c: ComponentFeatures): Rejection | undefined {
   if (c.volumeMl < MIN_VOLUME_ML) return { reject: true, why: 'too small' };
   if (c.coreHu > 95) return { reject: true, why: `denser than acute blood (${c.coreHu.toFixed(0)} HU): calcification or partial-volume bone` };
-  if (c.maxRawHu >= 140 && c.volumeMl < 2) return { reject: true, why: `calcified core (${c.maxRawHu.toFixed(0)} HU)` };
+  // A calcification's partial-volume rim lies all around its dense core; a bleed that merely touches one
+  // (ventricular blood layering over the calcified choroid plexus of the atrium) lies mostly away from it.
+  if (c.maxRawHu >= 140 && c.volumeMl < 2 && c.denseNearFraction >= 0.5) return { reject: true, why: `calcified core (${c.maxRawHu.toFixed(0)} HU)` };
   // Surroundings denser than any parenchyma (≥ 45 HU) mean a partial-volume / beam-hardening zone (vertex,
   // skull base): there a collection must stand out clearly.
   if (c.backgroundHu >= 45 && c.coreHu - c.backgroundHu < 25) return { reject: true, why: `hyperdense surroundings (${c.backgroundHu.toFixed(0)} HU): partial-volume zone` };
