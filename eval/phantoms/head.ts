@@ -340,6 +340,8 @@ export interface HeadCasesOptions {
 /**
  * Writes `cases` cases under outDir/head-NNN. Bleed types cycle through none + the five types so every type is
  * represented; every fourth case is acquired with a gantry tilt (12–20°) unless `base.tiltDeg` is set.
+ * Thickness and tilt follow c + ⌊c/6⌋, not c, so that across a cycle of six types every type — bleed-free
+ * included — also gets 2.5 mm and tilted acquisitions (with c alone, bleed-free cases were always 5 mm, untilted).
  */
 export async function writeHeadPhantomCases(outDir: string, options: HeadCasesOptions): Promise<HeadCaseWriteResult[]> {
   if (!(Number.isInteger(options.cases) && options.cases > 0)) throw new SrError('PHANTOM_INVALID_OPTIONS', 'cases must be a positive integer');
@@ -348,12 +350,13 @@ export async function writeHeadPhantomCases(outDir: string, options: HeadCasesOp
   for (let c = 0; c < options.cases; c++) {
     const caseId = `head-${String(c + 1).padStart(3, '0')}`;
     const caseSeed = `${String(options.seed)}/${caseId}`;
-    const tilt = options.base?.tiltDeg ?? (c % 4 === 3 ? 12 + (c % 9) : 0);
+    const mix = c + Math.floor(c / types.length);
+    const tilt = options.base?.tiltDeg ?? (mix % 4 === 3 ? 12 + (c % 9) : 0);
     const res = await writeHeadPhantomCase(join(outDir, caseId), {
       ...options.base,
       seed: caseSeed,
       bleedType: options.base?.bleedType ?? (types[c % types.length] as HeadBleedChoice),
-      sliceThicknessMm: options.base?.sliceThicknessMm ?? (c % 2 === 0 ? 5 : 2.5),
+      sliceThicknessMm: options.base?.sliceThicknessMm ?? (mix % 2 === 0 ? 5 : 2.5),
       tiltDeg: tilt,
     });
     results.push(res);
