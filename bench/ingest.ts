@@ -30,6 +30,15 @@ import { parseDicom } from '../src/dicom/index.ts';
 const REAL_DIRS = ['/work/shared/data/ct-head-gantry-tilt', '/work/shared/data/radiomics-ibsi'];
 const SLICES_PER_SERIES = 130;
 
+/**
+ * What each receiver has on disk when it answers C-STORE Success, printed beside the figures. Orthanc 1.10:
+ * FilesystemStorage writes the file in place and fsyncs it when SyncStorageArea is true (its default since
+ * 1.7.4), without syncing the folder; its SQLite index runs WAL with PRAGMA SYNCHRONOUS=NORMAL
+ * (SQLiteDatabaseWrapper::Open), so the index commit is not fsynced (lost on power failure, kept on a crash).
+ */
+const SR_DURABILITY = 'file fsync + rename + folder fsync, then index commit with WAL fsync, before the response';
+const ORTHANC_DURABILITY = 'SyncStorageArea=true: file fsync only (no folder fsync); SQLite WAL synchronous=NORMAL: index commit not fsynced';
+
 const out = (s = ''): void => void process.stdout.write(`${s}\n`);
 const fmt = (v: number, d = 1): string => (Number.isFinite(v) ? v.toFixed(d) : '—');
 
@@ -146,7 +155,8 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
     }
     let orthanc: RunningOrthanc | undefined;
     if (only.has('orthanc')) {
-      orthanc = await startOrthanc({ storageDir: join(root, 'orthanc'), dicomWeb: true });
+      // SyncStorageArea is Orthanc 1.10's default, set here so the comparison states it (see ORTHANC_DURABILITY).
+      orthanc = await startOrthanc({ storageDir: join(root, 'orthanc'), dicomWeb: true, extraConfig: { SyncStorageArea: true } });
       const o = orthanc;
       stops.push(() => o.stop());
       results.push(await send('Orthanc 1.10', orthanc.dicomPort, orthanc.aet, groups));
@@ -168,6 +178,8 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
       return r && r.acked === files ? r.acked / r.seconds : NaN;
     };
     out(`  SecondReader / Orthanc:   ${fmt(rate('SecondReader') / rate('Orthanc'), 2)}× (goal ≥ 1.5×)`);
+    if (only.has('sr')) out(`  durability, SecondReader: ${SR_DURABILITY}`);
+    if (only.has('orthanc')) out(`  durability, Orthanc:      ${ORTHANC_DURABILITY}`);
     out(`  SecondReader / storescp:  ${fmt(rate('SecondReader') / rate('dcmtk'), 2)}×`);
 
     // 3. WADO-RS frames of one series, from both servers (both hold the same instances now).

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +128,22 @@ export function archiveSuite(name: string, makeFixture: () => Promise<ArchiveFix
       assert.equal(r4.status, 'stored');
       assert.equal(existsSync(tmp), false);
       assert.deepEqual(await a.readInstance(r4.instance.sopInstanceUid), bytesOf(lidc[1] as string));
+
+      // A temp file with its writer's digest (the DIMSE path): the header comes from the head when it holds it,
+      // from the file when the head is cut inside it; hash and size are taken as given, never re-read.
+      for (const [i, headLen] of [[2, 65_536], [3, 200]] as const) {
+        const src = bytesOf(lidc[i] as string);
+        const t = join(work, `t-${name}-${i}.part`);
+        copyFileSync(lidc[i] as string, t);
+        const sha256 = createHash('sha256').update(src).digest('hex');
+        const r = await a.storeInstance({ tempFile: t, digest: { sha256, sizeBytes: src.byteLength, synced: false, head: src.subarray(0, headLen) } }, { via: 'dimse' });
+        assert.equal(r.status, 'stored');
+        assert.equal(r.instance.sha256, sha256);
+        assert.equal(r.instance.rows, 512);
+        assert.equal(existsSync(t), false);
+        assert.deepEqual(await a.readInstance(r.instance.sopInstanceUid), src);
+        assert.deepEqual(await a.getInstance(r.instance.sopInstanceUid), r.instance, 'the returned record is the stored row');
+      }
     }));
 
     test('invalid input is rejected with a code and nothing is stored', () => withArchive(async (a, fx) => {

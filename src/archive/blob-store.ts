@@ -10,6 +10,7 @@ import { basename, dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SrError, toSrError } from '../core/errors.ts';
 import type { BlobStore, InstanceSource } from './types.ts';
+import { SyncCoalescer } from './fsync.ts';
 
 export const TEMP_SUFFIX = '.sr-tmp';
 
@@ -29,15 +30,6 @@ function ioError(e: unknown, what: string, key: string): SrError {
   return toSrError(e, 'IO_ERROR', what, { key });
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 async function fsyncFile(path: string): Promise<number> {
   const fh = await open(path, 'r+');
   try {
@@ -50,6 +42,7 @@ async function fsyncFile(path: string): Promise<number> {
 
 export class FsBlobStore implements BlobStore {
   readonly root: string;
+  private readonly dirs = new SyncCoalescer();
 
   constructor(root: string) {
     this.root = root;
@@ -69,23 +62,16 @@ export class FsBlobStore implements BlobStore {
     const dir = dirname(path);
     const tmp = this.tempPathFor(path);
     try {
-      await mkdir(dir, { recursive: true });
       let size: number;
       if ('bytes' in source) {
-        const fh = await open(tmp, 'wx');
-        try {
-          await fh.writeFile(source.bytes);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await this.inFolder(dir, () => this.writeSynced(tmp, source.bytes));
         size = source.bytes.byteLength;
         await rename(tmp, path);
       } else {
-        // The caller's temp file: sync it (the caller may not have), then move it; across filesystems, copy.
-        size = await fsyncFile(source.tempFile);
+        // The caller's temp file: sync it unless its writer did, then move it; across filesystems, copy.
+        size = source.digest?.synced ? source.digest.sizeBytes : await fsyncFile(source.tempFile);
         try {
-          await rename(source.tempFile, path);
+          await this.inFolder(dir, () => rename(source.tempFile, path));
         } catch (e) {
           if ((e as { code?: unknown }).code !== 'EXDEV') throw e;
           await copyFile(source.tempFile, tmp);
@@ -94,12 +80,42 @@ export class FsBlobStore implements BlobStore {
           await unlink(source.tempFile);
         }
       }
-      await fsyncDir(dir);
+      await this.dirs.sync(dir);
       return size;
     } catch (e) {
       await unlink(tmp).catch((unlinkErr: unknown) => unlinkErr); // may not exist; the first error wins
       throw ioError(e, `could not store blob ${key}`, key);
     }
+  }
+
+  private async writeSynced(tmp: string, bytes: Uint8Array): Promise<void> {
+    const fh = await open(tmp, 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Runs `op` (which creates an entry in `dir`); when the folder is missing, creates it first and syncs the
+   * parents of every folder created, so the new folders are as durable as the entry (the caller syncs `dir`).
+   * The common case, a folder that exists, costs no mkdir.
+   */
+  private async inFolder<T>(dir: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+    }
+    const first = await mkdir(dir, { recursive: true });
+    if (first !== undefined) {
+      const created: string[] = [];
+      for (let d = dir; d.length >= first.length && d !== dirname(d); d = dirname(d)) created.push(d);
+      await Promise.all(created.map((d) => this.dirs.sync(dirname(d))));
+    }
+    return op();
   }
 
   async get(key: string): Promise<Uint8Array> {

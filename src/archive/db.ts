@@ -9,7 +9,9 @@
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { dirname } from 'node:path';
 import { SrError, toSrError } from '../core/errors.ts';
+import { SyncCoalescer, fsyncPath } from './fsync.ts';
 
 export type SqlValue = string | number | null;
 export type SqlRow = Record<string, unknown>;
@@ -55,16 +57,20 @@ function unavailable(e: unknown, what: string): SrError {
 }
 
 /**
- * SQLite in WAL mode with synchronous=FULL: the WAL is fsynced at every commit, so a committed index row survives
- * power loss, as the blob (fsynced before it) does. NORMAL would only be safe against process crashes, and the
- * recovery pass removes blobs without rows, so an acknowledged instance could vanish (see ADR 0004).
+ * SQLite in WAL mode, every commit fsynced before its promise resolves, so a committed index row survives power
+ * loss, as the blob (fsynced before it) does: unsynced commits would only be safe against process crashes, and
+ * the recovery pass removes blobs without rows, so an acknowledged instance could vanish (see ADR 0004).
+ * The fsync is ours, not SQLite's: with synchronous=FULL better-sqlite3 runs it inside COMMIT on the event loop
+ * (2-3 ms during which no association is served). With synchronous=NORMAL SQLite writes the WAL frames without
+ * syncing them (and syncs before each checkpoint); we then fsync the WAL file in libuv's thread pool, concurrent
+ * commits sharing one fsync (SyncCoalescer), and resolve after it: the same guarantee, off the event loop.
  */
 export function openSqlite(path: string): SqlDb {
   let db: Database.Database;
   try {
     db = new Database(path);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 15000');
     db.pragma('foreign_keys = OFF');
   } catch (e) {
@@ -93,6 +99,25 @@ export function openSqlite(path: string): SqlDb {
     }),
     run: (sql, params = []) => guard(() => prep(sql).run(...params).changes),
   };
+  const wal = `${path}-wal`;
+  const syncer = new SyncCoalescer();
+  let dirSynced = false;
+  // The WAL file may have just been created: its folder entry is synced once too.
+  const durable = async (): Promise<void> => {
+    try {
+      // ENOENT: the last connection closed meanwhile; SQLite checkpointed the WAL into the database (synced)
+      // and deleted it, so the commit is already durable.
+      await syncer.sync(wal).catch((e: unknown) => {
+        if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+      });
+      if (!dirSynced) {
+        await fsyncPath(dirname(path));
+        dirSynced = true;
+      }
+    } catch (e) {
+      throw sqliteError(e);
+    }
+  };
   let queue: Promise<unknown> = Promise.resolve();
   const enqueue = <T>(fn: () => Promise<T>): Promise<T> => {
     const p = queue.then(fn, fn);
@@ -102,19 +127,37 @@ export function openSqlite(path: string): SqlDb {
   let closed = false;
   return {
     dialect: SQLITE_DIALECT,
-    all: (sql, params) => enqueue(() => exec.all(sql, params)),
-    run: (sql, params) => enqueue(() => exec.run(sql, params)),
-    tx: (fn) => enqueue(async () => {
-      await guard(() => db.prepare('BEGIN IMMEDIATE').run());
-      try {
-        const r = await fn(exec);
-        db.prepare('COMMIT').run();
+    // A statement outside tx() that writes commits on its own: durable before it resolves, as in tx().
+    all: async (sql, params) => {
+      let wrote = false;
+      const rows = await enqueue(() => exec.all(sql, params).then((r) => {
+        wrote = !prep(sql).readonly; // UPDATE … RETURNING reads and writes
         return r;
-      } catch (e) {
-        if (db.inTransaction) db.prepare('ROLLBACK').run();
-        throw sqliteError(e);
-      }
-    }),
+      }));
+      if (wrote) await durable();
+      return rows;
+    },
+    run: async (sql, params) => {
+      const changes = await enqueue(() => exec.run(sql, params));
+      if (!prep(sql).readonly) await durable();
+      return changes;
+    },
+    // The queue is released at COMMIT; the caller resolves once the WAL fsync covering it is done.
+    tx: async (fn) => {
+      const r = await enqueue(async () => {
+        await guard(() => db.prepare('BEGIN IMMEDIATE').run());
+        try {
+          const v = await fn(exec);
+          db.prepare('COMMIT').run();
+          return v;
+        } catch (e) {
+          if (db.inTransaction) db.prepare('ROLLBACK').run();
+          throw sqliteError(e);
+        }
+      });
+      await durable();
+      return r;
+    },
     close: () => enqueue(() => {
       if (!closed) {
         closed = true;

@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { SrError, toSrError } from '../core/errors.ts';
 import { parseDicom, readDicomHeader } from '../dicom/index.ts';
 import type { DicomDataset } from '../dicom/index.ts';
+import type { TempFileDigest } from './types.ts';
 
 export interface IndexedHeader {
   readonly SOPInstanceUID: string;
@@ -134,4 +135,27 @@ export async function parseInstanceFile(path: string): Promise<ParsedInstance> {
     throw toSrError(e, 'IO_ERROR', `could not read ${path}`, { path });
   }
   return { header, sha256: hash.digest('hex'), sizeBytes: size };
+}
+
+/**
+ * A temp file whose writer hashed it while writing (TempFileDigest): the header comes from the head bytes when
+ * they hold all of it, else from the file; the file is never re-read for the hash.
+ */
+export async function parseInstanceDigested(path: string, digest: TempFileDigest): Promise<ParsedInstance> {
+  let f: { dataset: DicomDataset; transferSyntaxUID: string; frameCount: number } | undefined;
+  if (digest.head.byteLength >= digest.sizeBytes) {
+    f = parseDicom(digest.head, path, { headerOnly: true, fileSize: digest.sizeBytes });
+  } else {
+    try {
+      const h = parseDicom(digest.head, path, { headerOnly: true, fileSize: digest.sizeBytes });
+      // Without pixel data the head may have ended on an element boundary: only the whole file is sure.
+      if (h.pixel !== undefined) f = h;
+    } catch (e) {
+      // A header cut by the end of the head (or a deflated dataset) is read from the file; other errors are final.
+      if (!(e instanceof SrError) || (e.code !== 'DICOM_TRUNCATED' && e.code !== 'DICOM_MALFORMED')) throw e;
+    }
+    f ??= await readDicomHeader(path);
+  }
+  const header = indexedHeaderOf(f.dataset, f.transferSyntaxUID, f.frameCount, path);
+  return { header, sha256: digest.sha256, sizeBytes: digest.sizeBytes };
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../core/log.ts';
 import type { SqlDb, SqlExec, SqlRow } from './db.ts';
 import type { GroupCommit } from './group-commit.ts';
 import type { BlobStore, InstanceOrigin, InstanceRecord, InstanceSource, StoreOutcome } from './types.ts';
-import { parseInstanceBytes, parseInstanceFile, type IndexedHeader, type ParsedInstance } from './header.ts';
+import { parseInstanceBytes, parseInstanceDigested, parseInstanceFile, type IndexedHeader, type ParsedInstance } from './header.ts';
 import { unlink } from 'node:fs/promises';
 import { SrError } from '../core/errors.ts';
 
@@ -159,7 +159,9 @@ async function storeOne(deps: StoreDeps, source: InstanceSource, origin: Instanc
   const label = 'bytes' in source ? `${origin.via} instance` : source.tempFile;
   let parsed: ParsedInstance;
   try {
-    parsed = 'bytes' in source ? parseInstanceBytes(source.bytes, label) : await parseInstanceFile(source.tempFile);
+    parsed = 'bytes' in source
+      ? parseInstanceBytes(source.bytes, label)
+      : source.digest ? await parseInstanceDigested(source.tempFile, source.digest) : await parseInstanceFile(source.tempFile);
   } catch (e) {
     // Rejected input never stays behind: the caller's temp file is ours once handed over.
     if ('tempFile' in source) await unlink(source.tempFile).catch((unlinkErr: unknown) => unlinkErr);
@@ -217,6 +219,12 @@ async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: Inst
     log.warn('instance replaced by different bytes with the same SOP Instance UID', {
       sopInstanceUid: h.SOPInstanceUID, seriesInstanceUid: h.SeriesInstanceUID, via: origin.via, sourceAe,
     });
+  }
+  if (outcome.status !== 'duplicate') {
+    // The row is what this store just wrote (stored or replaced): no need to read it back.
+    const params = instanceParams(parsed, key, now, origin);
+    const row: SqlRow = Object.fromEntries(INSTANCE_COLUMNS.split(', ').map((c, i) => [c, params[i] ?? null]));
+    return { status: outcome.status, instance: instanceFromRow(row) };
   }
   const row = (await db.all(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_uid = ?`, [h.SOPInstanceUID]))[0];
   if (!row) throw new SrError('ARCHIVE_CONFLICT', `instance ${h.SOPInstanceUID} was deleted while it was being stored`);

@@ -81,8 +81,23 @@ export interface StoreOutcome {
   readonly instance: InstanceRecord;
 }
 
-/** The bytes of one Part 10 file to store: in memory, or a temp file the caller wrote (moved into the store). */
-export type InstanceSource = { readonly bytes: Uint8Array } | { readonly tempFile: string };
+/**
+ * What a writer that streamed a temp file already knows about it, so the archive neither re-reads it nor
+ * re-syncs it: SHA-256 and size of every byte written, whether the file was fsynced before it was closed, and the
+ * first bytes (the header is parsed from them when it fits; else the file is read).
+ */
+export interface TempFileDigest {
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  readonly synced: boolean;
+  readonly head: Uint8Array;
+}
+
+/**
+ * The bytes of one Part 10 file to store: in memory, or a temp file the caller wrote (moved into the store; best
+ * on the blob folder's filesystem, else it is copied).
+ */
+export type InstanceSource = { readonly bytes: Uint8Array } | { readonly tempFile: string; readonly digest?: TempFileDigest };
 
 export interface SeriesStableEvent {
   readonly studyInstanceUid: string;

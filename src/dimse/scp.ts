@@ -6,14 +6,15 @@
  * We run our own net.Server rather than dcmjs-dimse's Server: its listen() binds every interface, never sets
  * TCP_NODELAY (Nagle + delayed ACK cap an association at ~20 instances/s) and never arms its association timer.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Archive, InstanceRecord } from '../archive/types.ts';
+import type { Archive, InstanceRecord, TempFileDigest } from '../archive/types.ts';
 import { SrError, isSrError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { codecFor } from '../dicom/index.ts';
@@ -65,8 +66,16 @@ interface IncomingStore {
   readonly path: string;
   readonly stream: WriteStream;
   readonly written: Promise<Error | undefined>;
+  /** Hash, size and head of what was written, fed by the writes themselves (the archive need not re-read). */
+  readonly hash: Hash;
+  readonly head: Buffer[];
+  headBytes: number;
+  sizeBytes: number;
   complete: boolean;
 }
+
+/** Enough for the header of nearly every instance (readers fall back to the file when it is not). */
+const HEAD_BYTES = 64 * 1024;
 
 interface Shared {
   readonly archive: Archive;
@@ -242,7 +251,8 @@ class Association extends Scp {
 
   override createStoreWritableStream(context: DimsePresentationContext, request: CStoreRequestT): WriteStream {
     const path = join(this.shared.tempDir, `${randomUUID()}.dcm`);
-    const stream = createWriteStream(path, { flags: 'wx' });
+    // flush: fsync before close, so the archive moves a durable file without reopening it to sync.
+    const stream = createWriteStream(path, { flags: 'wx', flush: true });
     const written = new Promise<Error | undefined>((resolve) => {
       let error: Error | undefined;
       stream.on('error', (e) => {
@@ -250,6 +260,19 @@ class Association extends Scp {
       });
       stream.on('close', () => resolve(error));
     });
+    const store: IncomingStore = { path, stream, written, hash: createHash('sha256'), head: [], headBytes: 0, sizeBytes: 0, complete: false };
+    // Every byte goes through write() (ours, then the library's one call per PDV): hash and keep the head there.
+    const write = stream.write.bind(stream) as (chunk: Buffer) => boolean;
+    (stream as unknown as { write: (chunk: Buffer) => boolean }).write = (chunk: Buffer): boolean => {
+      store.hash.update(chunk);
+      store.sizeBytes += chunk.byteLength;
+      if (store.headBytes < HEAD_BYTES) {
+        const part = chunk.subarray(0, HEAD_BYTES - store.headBytes);
+        store.head.push(Buffer.from(part));
+        store.headBytes += part.byteLength;
+      }
+      return write(chunk);
+    };
     stream.write(
       buildPart10Header({
         sopClassUid: request.getAffectedSopClassUid(),
@@ -258,7 +281,6 @@ class Association extends Scp {
         sourceAe: this.callingAe,
       }),
     );
-    const store: IncomingStore = { path, stream, written, complete: false };
     this.incoming.set(request, store);
     this.open.add(store);
     return stream;
@@ -293,7 +315,8 @@ class Association extends Scp {
       return { code: STATUS.OutOfResources, comment: 'cannot write temp file' };
     }
     try {
-      const outcome = await archive.storeInstance({ tempFile: store.path }, { via: 'dimse', sourceAe: this.callingAe, remoteAddress: this.remoteAddress });
+      const digest: TempFileDigest = { sha256: store.hash.digest('hex'), sizeBytes: store.sizeBytes, synced: true, head: Buffer.concat(store.head) };
+      const outcome = await archive.storeInstance({ tempFile: store.path, digest }, { via: 'dimse', sourceAe: this.callingAe, remoteAddress: this.remoteAddress });
       log.debug('dimse C-STORE', { sopInstanceUid: uid, callingAe: this.callingAe, status: outcome.status });
       return { code: STATUS.Success };
     } catch (e) {
