@@ -11,9 +11,11 @@ export interface DictEntry {
 }
 
 let exact: Map<number, DictEntry> | undefined;
+let byKeyword: Map<string, number> | undefined;
 
 function load(): void {
   exact = new Map();
+  byKeyword = new Map();
   const req = createRequire(import.meta.url);
   const mod: unknown = req('dcmjs');
   const nameMap = (mod as { data?: { DicomMetaDictionary?: { nameMap?: unknown } } }).data?.DicomMetaDictionary?.nameMap;
@@ -29,7 +31,16 @@ function load(): void {
     const keyword = name.startsWith('RETIRED_') ? name.slice(8) : name;
     const key = (parseInt(m[1], 16) << 16 | parseInt(m[2], 16)) >>> 0;
     if (!exact.has(key) || !name.startsWith('RETIRED_')) exact.set(key, { keyword, vr });
+    if (!byKeyword.has(keyword) || !name.startsWith('RETIRED_')) byKeyword.set(keyword, key);
   }
+}
+
+/** Keyword → tag (group << 16 | element, unsigned) and dictionary entry, or undefined for an unknown keyword. */
+export function lookupKeyword(keyword: string): { readonly tag: number; readonly entry: DictEntry } | undefined {
+  if (byKeyword === undefined) load();
+  const tag = byKeyword?.get(keyword);
+  const entry = tag === undefined ? undefined : exact?.get(tag);
+  return tag === undefined || entry === undefined ? undefined : { tag, entry };
 }
 
 /** Dictionary entry for a tag (repeating groups 50xx/60xx are listed under xx = 00) (group << 16 | element, unsigned), or undefined for private/unknown tags. */

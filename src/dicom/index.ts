@@ -22,3 +22,5 @@ export type {
 } from './series.ts';
 export { measureDecodeThroughput } from './decode-throughput.ts';
 export type { DecodeThroughput } from './decode-throughput.ts';
+export { lookupTag, lookupKeyword, tagHex } from './dictionary.ts';
+export type { DictEntry } from './dictionary.ts';
