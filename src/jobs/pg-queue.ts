@@ -11,7 +11,7 @@ import { SrError, toSrError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { startAttempt, type AttemptStore } from './attempt.ts';
 import { AttemptSet } from './attempt-set.ts';
-import { defaultWorkerName, normalizeSpec, ownerId, resolveTuning, type QueueTuning } from './policy.ts';
+import { normalizeSpec, resolveTuning, startingWorker, type QueueTuning } from './policy.ts';
 import { assertSchemaName, PgJobStore, type Deliver } from './pg-store.ts';
 import type { JobHandler, JobQueue, WorkerHandle } from './types.ts';
 
@@ -137,12 +137,7 @@ export async function createPgJobQueue(options: PgJobQueueOptions): Promise<JobQ
   const attemptStore: AttemptStore = store;
 
   function startWorkers(handler: JobHandler, opts: { concurrency: number; workerName?: string }): WorkerHandle {
-    if (closed) throw new SrError('JOB_QUEUE_UNAVAILABLE', 'Job queue is closed');
-    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
-      throw new SrError('JOB_INVALID_SPEC', 'concurrency must be a positive integer', { details: { concurrency: opts.concurrency } });
-    }
-    const worker = opts.workerName ?? defaultWorkerName();
-    const owner = ownerId();
+    const { worker, owner } = startingWorker(closed, opts);
     const attempts = new AttemptSet();
     let stopping = false;
     let stopped = false;

@@ -49,6 +49,15 @@ export function ownerId(): string {
   return `${hostname()}:${process.pid}`;
 }
 
+/** What both queues check when workers start (the queue is open, concurrency is a positive integer) and who they are. */
+export function startingWorker(closed: boolean, opts: { concurrency: number; workerName?: string }): { worker: string; owner: string } {
+  if (closed) throw new SrError('JOB_QUEUE_UNAVAILABLE', 'Job queue is closed');
+  if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
+    throw new SrError('JOB_INVALID_SPEC', 'concurrency must be a positive integer', { details: { concurrency: opts.concurrency } });
+  }
+  return { worker: opts.workerName ?? defaultWorkerName(), owner: ownerId() };
+}
+
 export function jobErrorFrom(e: unknown, fallbackMessage: string): JobError {
   const sr = toSrError(e, 'ANALYSIS_FAILED', fallbackMessage);
   return { code: sr.code, message: sr.message };

@@ -9,7 +9,7 @@ import { SrError, toSrError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { startAttempt, type AttemptStore, type AttemptTimings } from './attempt.ts';
 import { AttemptSet } from './attempt-set.ts';
-import { defaultWorkerName, normalizeSpec, ownerId, resolveTuning, type QueueTuning } from './policy.ts';
+import { normalizeSpec, resolveTuning, startingWorker, type QueueTuning } from './policy.ts';
 import { SqliteJobStore } from './sqlite-store.ts';
 import type { JobHandler, JobQueue, WorkerHandle } from './types.ts';
 
@@ -73,12 +73,7 @@ export function createSqliteJobQueue(options: SqliteJobQueueOptions): JobQueue {
   const timings: AttemptTimings = tuning;
 
   function startWorkers(handler: JobHandler, opts: { concurrency: number; workerName?: string }): WorkerHandle {
-    if (closed) throw new SrError('JOB_QUEUE_UNAVAILABLE', 'Job queue is closed');
-    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
-      throw new SrError('JOB_INVALID_SPEC', 'concurrency must be a positive integer', { details: { concurrency: opts.concurrency } });
-    }
-    const worker = opts.workerName ?? defaultWorkerName();
-    const owner = ownerId();
+    const { worker, owner } = startingWorker(closed, opts);
     const attempts = new AttemptSet();
     let stopping = false;
     const pump = (): void => {
