@@ -158,7 +158,11 @@ describe('/api/v1 on a real SQLite archive and queue', () => {
         const items = r.body['items'] as Json[];
         return items.length === 2 ? items : undefined;
       });
-      const jobs = (await get('/api/v1/jobs?analysis=quick-test')).body['items'] as JobRecord[];
+      // The handler stores the result before the queue marks its job succeeded: wait for both.
+      const jobs = await waitFor('two quick-test jobs finished', async () => {
+        const items = (await get('/api/v1/jobs?analysis=quick-test')).body['items'] as JobRecord[];
+        return items.length === 2 && items.every((j) => j.state !== 'running' && j.state !== 'queued') ? items : undefined;
+      });
       assert.deepEqual(jobs.map((j) => [j.trigger, j.state]), [['auto', 'succeeded'], ['auto', 'succeeded']]);
       const forA = results.find((r) => r['seriesInstanceUid'] === seriesA) as Json;
       assert.equal(forA['status'], 'ok');
