@@ -65,7 +65,11 @@ describe('serve, in-process, on real SQLite', () => {
     assert.equal(result['status'], 'ok');
     const doc = result['document'] as { findings: { centerMm: number[]; probability: number }[]; measurements: Json };
     assert.ok(doc.findings.length > 0, 'findings');
-    const jobs = (await getJson(`${server.httpUrl}/api/v1/jobs`))['items'] as Json[];
+    // The result is stored before the job is marked succeeded: wait for the job to finish.
+    const jobs = await waitFor('the chest job finished', async () => {
+      const items = (await getJson(`${server.httpUrl}/api/v1/jobs`))['items'] as Json[];
+      return items.length > 0 && items.every((j) => j['state'] !== 'running' && j['state'] !== 'queued') ? items : undefined;
+    }, 60_000);
     assert.deepEqual(jobs.map((j) => [j['analysisId'], j['trigger'], j['state'], j['attempts']]), [['chest-ct-nodules', 'auto', 'succeeded', 1]]);
     assert.equal(jobs[0]?.['resultId'], result['id']);
   });
