@@ -47,6 +47,10 @@ export const ERROR_CATALOGUE = {
   OUTPUT_INVALID: { status: 500, title: 'Analysis output does not match the findings schema' },
   ANALYSIS_CANCELLED: { status: 409, title: 'Analysis cancelled before it finished' },
 
+  // --- result outputs (src/outputs) ---
+  OUTPUT_BUILD_FAILED: { status: 500, title: 'DICOM objects of a result could not be built or stored' },
+  OUTPUT_FORWARD_FAILED: { status: 502, title: 'Result objects could not be sent to a forwarding destination' },
+
   // --- archive (src/archive) ---
   ARCHIVE_UNAVAILABLE: { status: 503, title: 'Archive database or blob store unavailable' },
   ARCHIVE_INSTANCE_INVALID: { status: 422, title: 'Instance lacks the identifiers the archive needs' },

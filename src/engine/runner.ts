@@ -43,6 +43,10 @@ export interface LabelMapContext {
   readonly volume: Int16Volume;
   readonly findings: readonly Finding[];
   readonly displayWindow: { readonly center: number; readonly width: number } | undefined;
+  /** SOPInstanceUID of the source of each k slice (references from derived DICOM objects). */
+  readonly sliceSopInstanceUids?: readonly string[];
+  /** How the volume was built (resampled for tilt...), so derived images can say where their pixels come from. */
+  readonly volumeNotes?: readonly string[];
 }
 
 /** Stores a label map somewhere (a NIfTI next to findings.json, a blob store...) and says where. */
@@ -309,6 +313,8 @@ export async function runAnalyses(options: RunOptions): Promise<RunSummary> {
               volume: vol.volume,
               findings: out.findings,
               displayWindow: m.displayWindow,
+              sliceSopInstanceUids: vol.sliceSopInstanceUids,
+              volumeNotes: vol.notes,
             });
           } catch (e) {
             saveError = toSrError(e, 'IO_ERROR', `label map of ${m.id} could not be stored`);

@@ -171,11 +171,15 @@ describe('/api/v1 on a real SQLite archive and queue', () => {
       assert.equal(doc.findings.length, 1);
       assert.equal(doc.labelMap.path, 'labels.nii.gz');
       const names = (forA['attachments'] as { name: string; url: string }[]).map((a) => a.name);
-      assert.deepEqual(names, ['key-f1.png', 'labels.nii.gz']);
+      assert.deepEqual(names, ['key-f1.png', 'labels.nii.gz', 'outputs.json']);
 
       const byId = await get(`/api/v1/results/${String(forA['id'])}`);
       assert.equal(byId.status, 200);
-      assert.deepEqual(byId.body, forA);
+      // `outputs` is filled in after the result row is stored (the objects need its id): compare it once the job is done.
+      assert.deepEqual({ ...byId.body, outputs: null }, { ...forA, outputs: null });
+      const outputs = byId.body['outputs'] as { objects: Json[]; error: unknown };
+      assert.deepEqual(outputs.objects.map((o) => o['kind']).sort(), ['key-image', 'report'], 'its DICOM objects (SC key image + SR) are listed');
+      assert.equal(outputs.error, null);
       const filtered = await get(`/api/v1/results?study=${studyA}&series=${seriesA}`);
       assert.equal((filtered.body['items'] as Json[]).length, 1);
 

@@ -27,7 +27,7 @@ test('file < environment < flags; a PostgreSQL database brings the PostgreSQL qu
     assert.equal(c.dicomPort, 4);
     assert.equal(c.aeTitle, 'FROMFILE');
     assert.equal(c.queue, 'postgres');
-    assert.deepEqual(c.forward, { aeTitle: 'PACS', host: 'pacs', port: 104 });
+    assert.deepEqual(c.forward, [{ aeTitle: 'PACS', host: 'pacs', port: 104 }], 'a single destination (the earlier form) reads as a list of one');
     assert.equal(redactConfig(c).database, 'postgres://u:***@db/sr');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -51,6 +51,31 @@ test('every problem is reported at once, as CONFIG_INVALID, with where it came f
   try {
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ ...DEFAULT_CONFIG, routing: [{ analyses: [] }], unknownKey: 1 }));
     assert.throws(() => loadConfig({ cwd: dir, file: 'c.json' }), (e) => isSrError(e, 'CONFIG_INVALID') && /unknownKey/.test(e.message) && /routing\/0\/analyses/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('forwarding: destinations global or per analysis, retry policy, each checked at start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-config-'));
+  try {
+    const forward = [{ aeTitle: 'PACS', host: '10.1.0.5', port: 104 }, { aeTitle: 'CHESTPACS', host: 'pacs2', port: 11112, analyses: ['chest-ct-nodules'] }];
+    writeFileSync(join(dir, 'ok.json'), JSON.stringify({ forward, forwardRetry: { maxAttempts: 3, retryDelaySeconds: 10 } }));
+    const c = loadConfig({ cwd: dir, file: 'ok.json' });
+    assert.deepEqual(c.forward, forward);
+    assert.deepEqual(c.forwardRetry, { maxAttempts: 3, retryDelaySeconds: 10 });
+    assert.deepEqual(loadConfig({ cwd: dir }).forward, []);
+    writeFileSync(join(dir, 'null.json'), JSON.stringify({ forward: null }));
+    assert.deepEqual(loadConfig({ cwd: dir, file: 'null.json' }).forward, []);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ forward: [{ aeTitle: 'BAD\\AE', host: 'x', port: 0, analyses: [] }], forwardRetry: { maxAttempts: 0, retryDelaySeconds: 1 } }));
+    try {
+      loadConfig({ cwd: dir, file: 'bad.json' });
+      assert.fail('should throw');
+    } catch (e) {
+      assert.ok(isSrError(e, 'CONFIG_INVALID'));
+      const problems = e.details['problems'] as string[];
+      for (const where of ['/forward/0/aeTitle', '/forward/0/port', '/forward/0/analyses', '/forwardRetry/maxAttempts']) assert.ok(problems.some((p) => p.includes(where)), `${where} in ${problems.join('; ')}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

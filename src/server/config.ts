@@ -32,6 +32,21 @@ export interface AllowedPeer {
   readonly address?: string;
 }
 
+/**
+ * A C-STORE destination for result objects (key image SC series + findings SR): every result, or only those of
+ * the listed analyses. A PACS admin adds SecondReader's AE title to the PACS's known modalities, then lists it here.
+ */
+export interface ForwardConfig extends DicomPeer {
+  /** Analysis ids whose results go there; absent or '*' = all. */
+  readonly analyses?: readonly string[] | '*';
+}
+
+/** How a failed forward is retried: attempts (the first included) and the first delay, doubling per attempt. */
+export interface ForwardRetryConfig {
+  readonly maxAttempts: number;
+  readonly retryDelaySeconds: number;
+}
+
 export interface ServerConfig {
   readonly dataDir: string;
   readonly httpHost: string;
@@ -49,7 +64,9 @@ export interface ServerConfig {
   readonly workers: number;
   readonly jobTimeoutSeconds: number;
   readonly routing: readonly RoutingRule[];
-  readonly forward: DicomPeer | null;
+  /** Result forwarding destinations (a single object in the file is read as a list of one; null as none). */
+  readonly forward: readonly ForwardConfig[];
+  readonly forwardRetry: ForwardRetryConfig;
   readonly peers: readonly DicomPeer[];
   /** Who may associate; default: any calling AE from this machine (loopback) only. */
   readonly allowList: readonly AllowedPeer[];
@@ -73,7 +90,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   workers: 1,
   jobTimeoutSeconds: 900,
   routing: [{ analyses: '*' }],
-  forward: null,
+  forward: [],
+  forwardRetry: { maxAttempts: 5, retryDelaySeconds: 30 },
   peers: [],
   allowList: [{ aeTitle: '*', address: 'loopback' }],
   maxUploadBytes: 2 * 1024 ** 3,
@@ -116,7 +134,17 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
-    forward: { anyOf: [{ type: 'null' }, PEER] },
+    forward: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['aeTitle', 'host', 'port'],
+        properties: { ...PEER.properties, analyses: { anyOf: [{ const: '*' }, { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }] } },
+      },
+    },
+    forwardRetry: {
+      type: 'object', additionalProperties: false, required: ['maxAttempts', 'retryDelaySeconds'],
+      properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 100 }, retryDelaySeconds: { type: 'number', minimum: 0, maximum: 86400 } },
+    },
     peers: { type: 'array', items: PEER },
     allowList: {
       type: 'array',
@@ -222,6 +250,9 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
     merged[key] = coerce(key, v);
     origin[key] = `flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   }
+  // Earlier configs had one destination or null: keep reading them.
+  if (merged['forward'] === null) merged['forward'] = [];
+  else if (typeof merged['forward'] === 'object' && !Array.isArray(merged['forward'])) merged['forward'] = [merged['forward']];
   // The queue follows the database unless said otherwise: PostgreSQL for the index means scale-out.
   if (origin['queue'] === undefined && typeof merged['database'] === 'string' && merged['database'] !== 'sqlite') merged['queue'] = 'postgres';
   const problems: string[] = [];

@@ -1,21 +1,24 @@
 /**
  * Archive → engine → archive: routing rules, a stored series as an engine input, and the job handler, which loads
  * the series from the archive, runs that one analysis with the same runner as the CLI, and stores the result
- * (findings document + label map + key images) back in the archive. The stable-series poller that queues the
+ * (findings document + label map + key images) back in the archive, then its DICOM objects (src/outputs: key
+ * image SC series + findings SR) as archive instances, queued for C-STORE forwarding where configured. The stable-series poller that queues the
  * jobs is in stable-poller.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ERROR_CATALOGUE, safeFileStem, SrError } from '../core/index.ts';
+import { ERROR_CATALOGUE, safeFileStem, SrError, toSrError } from '../core/index.ts';
 import type { ErrorCode, Logger } from '../core/index.ts';
-import type { Archive, SeriesStableEvent } from '../archive/index.ts';
+import type { Archive, InstanceOrigin, ResultRecord, SeriesStableEvent } from '../archive/index.ts';
 import { scanPaths } from '../dicom/index.ts';
 import { createRegistry, runAnalyses, seriesInputs } from '../engine/index.ts';
-import type { AnalysisManifest, AnalysisRegistry, LabelMapSink, SeriesInput } from '../engine/index.ts';
+import type { AnalysisManifest, AnalysisRegistry, AnalysisResultJson, Finding, LabelMapSink, SeriesHeader, SeriesInput } from '../engine/index.ts';
 import { encodeNifti, lpsToIjk } from '../imaging/index.ts';
 import type { JobHandler } from '../jobs/index.ts';
+import { buildResultObjects, destinationLabel, destinationsFor, outputSeries, OUTPUTS_ATTACHMENT, renderKeyImages } from '../outputs/index.ts';
+import type { ForwardDestination, ForwardQueue, ForwardStatus, KeyImageFinding, OutputObject, OutputProvenance, RenderedKeyImage } from '../outputs/index.ts';
 import { renderSlicePng } from '../report/index.ts';
 import type { RoutingRule } from './config.ts';
 
@@ -77,37 +80,90 @@ export async function loadArchivedSeries(archive: Archive, seriesInstanceUid: st
 const DEFAULT_WINDOW = { center: 40, width: 400 };
 export const LABEL_MAP_ATTACHMENT = 'labels.nii.gz';
 
+/** What the sink keeps for the DICOM outputs: the rendered key images and where the volume's slices came from. */
+interface SinkOutputs {
+  keyImages: RenderedKeyImage[];
+  sliceSopInstanceUids?: readonly string[];
+  volumeNotes?: readonly string[];
+}
+
+function findingSummary(f: Finding): string | undefined {
+  const d = f['diameterMm'];
+  const v = f['volumeMl'];
+  if (typeof d === 'number') return `${d.toFixed(1)} MM`;
+  if (typeof v === 'number') return `${v.toFixed(1)} ML`;
+  return undefined;
+}
+
 /** Label map and key images into an attachments map (names are flat: the archive stores them as blobs). */
-function attachmentSink(into: Record<string, Uint8Array>): LabelMapSink {
+function attachmentSink(into: Record<string, Uint8Array>, outputs: SinkOutputs): LabelMapSink {
   return async (target, labelMap, context) => {
     into[LABEL_MAP_ATTACHMENT] = gzipSync(encodeNifti(labelMap.mask, { description: `${target.analysis} ${target.version} labels` }), { level: 6 });
     const keyImages: Record<string, string> = {};
+    const window = context.displayWindow ?? DEFAULT_WINDOW;
+    const keyFindings: KeyImageFinding[] = [];
     for (const f of context.findings) {
       if (f.label === undefined) continue;
       const k = lpsToIjk(context.volume, f.centerMm)[2];
       const name = `key-${safeFileStem(f.id)}.png`;
-      into[name] = renderSlicePng(context.volume, { k, window: context.displayWindow ?? DEFAULT_WINDOW, overlay: labelMap.mask });
+      into[name] = renderSlicePng(context.volume, { k, window, overlay: labelMap.mask });
       keyImages[f.id] = name;
+      const summary = findingSummary(f);
+      keyFindings.push({ id: f.id, kind: f.kind, probability: f.probability, label: f.label, k, ...(summary ? { summary } : {}) });
     }
+    // Rendered now, while the volume is in memory; the DICOM objects need the result id, known once it is stored.
+    outputs.keyImages = renderKeyImages({ analysisId: target.analysis, analysisVersion: target.version, volume: context.volume, mask: labelMap.mask, window, findings: keyFindings });
+    if (context.sliceSopInstanceUids) outputs.sliceSopInstanceUids = context.sliceSopInstanceUids;
+    if (context.volumeNotes) outputs.volumeNotes = context.volumeNotes;
     const labels: Record<string, string> = {};
     for (const [k, v] of Object.entries(labelMap.labels)) labels[k] = v;
     return { path: LABEL_MAP_ATTACHMENT, format: 'nifti-1+gzip', labels, ...(Object.keys(keyImages).length > 0 ? { keyImages } : {}) };
   };
 }
 
+/** outputs.json: the result's DICOM objects, a build error if there was one, and the state per destination. */
+export interface OutputsManifest {
+  objects: { name: string; kind: string; sopClassUid: string; seriesInstanceUid: string; sopInstanceUid: string }[];
+  error: { code: ErrorCode; message: string } | null;
+  forwarding: Record<string, ForwardStatus>;
+}
+
+/** Forwarding as the job handler uses it: where each analysis's results go, and the queue that sends them. */
+export interface ResultForwarding {
+  readonly destinations: readonly ForwardDestination[];
+  readonly queue: ForwardQueue;
+}
+
 export interface JobHandlerOptions {
   readonly archive: Archive;
   readonly registry: AnalysisRegistry;
   readonly log: Logger;
-  /**
-   * Sends DICOM result objects (attachments named *.dcm) to the configured destination. The analyses produce no
-   * DICOM objects yet (SEG/SR come with the outputs work), so today this is called with nothing to send.
-   */
-  readonly forward?: (files: readonly { name: string; bytes: Uint8Array }[]) => Promise<void>;
+  /** Sends each result's DICOM objects to the destinations configured for its analysis (after it is stored). */
+  readonly forwarding?: ResultForwarding;
+  /** Calling AE recorded as the origin of the stored result objects. */
+  readonly aeTitle?: string;
 }
 
 function errorCode(code: string | undefined): ErrorCode {
   return code !== undefined && Object.hasOwn(ERROR_CATALOGUE, code) ? (code as ErrorCode) : 'ANALYSIS_FAILED';
+}
+
+/**
+ * Result objects into the archive as instances (QIDO/WADO/C-FIND see them). Their UIDs are fixed per result, so
+ * a re-run replaces them in place; an output series that held objects this run does not make (fewer findings)
+ * is deleted first, so nothing stale stays beside the new ones.
+ */
+export async function storeOutputObjects(archive: Archive, objects: readonly OutputObject[], series: readonly string[], origin: InstanceOrigin): Promise<void> {
+  for (const uid of series) {
+    const keep = new Set(objects.filter((o) => o.seriesInstanceUid === uid).map((o) => o.sopInstanceUid));
+    const existing = await archive.listInstances({ seriesInstanceUid: uid });
+    if (existing.some((i) => !keep.has(i.sopInstanceUid))) await archive.deleteSeries(uid);
+  }
+  for (const o of objects) await archive.storeInstance({ bytes: o.bytes }, origin);
+}
+
+function manifestBytes(m: OutputsManifest): Uint8Array {
+  return Buffer.from(`${JSON.stringify(m, null, 1)}\n`);
 }
 
 export function createJobHandler(o: JobHandlerOptions): JobHandler {
@@ -122,6 +178,7 @@ export function createJobHandler(o: JobHandlerOptions): JobHandler {
     ctx.progress(0, 'loading series headers');
     const { input, cleanup } = await loadArchivedSeries(o.archive, job.seriesInstanceUid);
     const attachments: Record<string, Uint8Array> = {};
+    const sinkOutputs: SinkOutputs = { keyImages: [] };
     let summary;
     try {
       summary = await runAnalyses({
@@ -130,7 +187,7 @@ export function createJobHandler(o: JobHandlerOptions): JobHandler {
         log: o.log,
         signal: ctx.signal,
         timeoutMs: job.timeoutMs,
-        saveLabelMap: attachmentSink(attachments),
+        saveLabelMap: attachmentSink(attachments, sinkOutputs),
         // The queue spaces the progress writes (a database write in scale-out).
         onProgress: (e) => ctx.progress(e.fraction, e.message),
       });
@@ -142,16 +199,79 @@ export function createJobHandler(o: JobHandlerOptions): JobHandler {
     if (r.status === 'failed') {
       throw new SrError(errorCode(r.error?.code), r.error?.message ?? r.reason ?? 'analysis failed', { details: { analysis: m.id, series: job.seriesInstanceUid } });
     }
+    const manifest: OutputsManifest = { objects: [], error: null, forwarding: {} };
     const stored = await o.archive.putResult({
       analysisId: m.id, analysisVersion: m.version, studyInstanceUid: job.studyInstanceUid, seriesInstanceUid: job.seriesInstanceUid,
-      status: r.status, document: r, attachments, jobId: job.id,
+      status: r.status, document: r, attachments: { ...attachments, [OUTPUTS_ATTACHMENT]: manifestBytes(manifest) }, jobId: job.id,
     });
     o.log.info('result stored', { job: job.id, result: stored.id, analysis: m.id, series: job.seriesInstanceUid, status: r.status, findings: r.findings.length });
-    if (o.forward) {
-      const files = Object.entries(attachments).filter(([name]) => name.endsWith('.dcm')).map(([name, bytes]) => ({ name, bytes }));
-      if (files.length > 0) await o.forward(files);
-      else o.log.info('forward: this result has no DICOM objects to send', { result: stored.id });
-    }
+    await publishOutputs(o, { stored, result: r, header: input.header, sink: sinkOutputs, manifest });
     return { resultId: stored.id };
   };
+}
+
+/**
+ * After the result is stored: its DICOM objects into the archive, then queued for forwarding. Neither step fails
+ * the result: a failure is recorded in outputs.json with its code (the API shows it) and logged.
+ */
+async function publishOutputs(
+  o: JobHandlerOptions,
+  x: { stored: ResultRecord; result: AnalysisResultJson; header: SeriesHeader; sink: SinkOutputs; manifest: OutputsManifest },
+): Promise<void> {
+  const { stored, result: r, manifest } = x;
+  const manifestKey = stored.attachments[OUTPUTS_ATTACHMENT];
+  // One write at a time, in the order the states happened (forward statuses arrive from several destinations).
+  let writes = Promise.resolve();
+  const save = (): Promise<void> => {
+    const bytes = manifestBytes(manifest);
+    writes = writes.then(async () => {
+      if (manifestKey) await o.archive.blobs.put(manifestKey, { bytes });
+    }).catch((e: unknown) => {
+      o.log.error('outputs.json could not be written', { result: stored.id, error: e instanceof Error ? e.message : String(e) });
+    });
+    return writes;
+  };
+  const provenance: OutputProvenance = { resultId: stored.id, analysisId: stored.analysisId, analysisVersion: stored.analysisVersion, createdAt: r.provenance.startedAt };
+  let objects: OutputObject[] = [];
+  try {
+    objects = buildResultObjects({
+      provenance,
+      source: {
+        attributes: x.header.attributes, studyInstanceUid: stored.studyInstanceUid, seriesInstanceUid: stored.seriesInstanceUid,
+        ...(x.sink.sliceSopInstanceUids ? { sliceSopInstanceUids: x.sink.sliceSopInstanceUids } : {}),
+        ...(x.sink.volumeNotes ? { volumeNotes: x.sink.volumeNotes } : {}),
+      },
+      result: { status: r.status, findings: r.findings, measurements: r.measurements, ...(r.reason !== undefined ? { reason: r.reason } : {}) },
+      keyImages: x.sink.keyImages,
+    });
+    const series = outputSeries(provenance);
+    await storeOutputObjects(o.archive, objects, [series.keyImages, series.report], { via: 'result', ...(o.aeTitle ? { sourceAe: o.aeTitle } : {}) });
+    manifest.objects = objects.map((b) => ({ name: b.name, kind: b.kind, sopClassUid: b.sopClassUid, seriesInstanceUid: b.seriesInstanceUid, sopInstanceUid: b.sopInstanceUid }));
+  } catch (e) {
+    const err = toSrError(e, 'OUTPUT_BUILD_FAILED', `DICOM objects of result ${stored.id} could not be built or stored`);
+    manifest.error = { code: err.code, message: err.message };
+    o.log.error('result DICOM objects not stored; the findings result stands', { result: stored.id, code: err.code, error: err.message });
+    objects = [];
+  }
+  const destinations = o.forwarding && objects.length > 0 ? destinationsFor(o.forwarding.destinations, stored.analysisId) : [];
+  for (const d of destinations) manifest.forwarding[destinationLabel(d)] = { destination: destinationLabel(d), state: 'queued', attempts: 0, sent: 0, total: objects.length, error: null, nextAttemptAt: null, updatedAt: new Date().toISOString() };
+  await save();
+  for (const d of destinations) {
+    o.forwarding?.queue.enqueue({
+      key: stored.id, destination: d, files: objects.map((b) => ({ sopInstanceUid: b.sopInstanceUid, bytes: b.bytes })),
+      onStatus: (status) => {
+        manifest.forwarding[status.destination] = status;
+        return save();
+      },
+    });
+  }
+}
+
+/** Fails start-up when a forward destination names an analysis this server does not have (a typo would never send). */
+export function checkForwardDestinations(destinations: readonly ForwardDestination[], registry: AnalysisRegistry): void {
+  const known = new Set(registry.analyses.map((a) => a.id));
+  const problems = destinations.flatMap((d) => (Array.isArray(d.analyses) ? d.analyses.filter((id) => !known.has(id)).map((id) => `forward ${destinationLabel(d)}: unknown analysis "${id}"`) : []));
+  if (problems.length > 0) {
+    throw new SrError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')} (registered: ${[...known].join(', ')})`, { details: { problems } });
+  }
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../core/index.ts';
 import type { Archive, ResultRecord } from '../archive/index.ts';
 import type { AnalysisRegistry } from '../engine/index.ts';
 import type { JobQueue, JobState } from '../jobs/index.ts';
+import { OUTPUTS_ATTACHMENT } from '../outputs/index.ts';
 import { ANALYSIS, errors, JOB, JOB_STATE, page, PAGING, RESULT, SERIES, STUDY_MATCH_KEYS, STUDY_ROW, UID } from './schemas.ts';
 import type { JsonSchema } from './schemas.ts';
 
@@ -56,10 +57,21 @@ function query<T>(req: FastifyRequest): T {
   return req.query as T;
 }
 
-function resultJson(r: ResultRecord): Record<string, unknown> {
+/** The result as served: attachments as links, and `outputs` (its DICOM objects, forwarding state) inlined. */
+async function resultJson(d: ApiDeps, r: ResultRecord): Promise<Record<string, unknown>> {
+  let outputs: unknown = null;
+  const key = Object.hasOwn(r.attachments, OUTPUTS_ATTACHMENT) ? r.attachments[OUTPUTS_ATTACHMENT] : undefined;
+  if (key !== undefined) {
+    try {
+      outputs = JSON.parse(Buffer.from(await d.archive.blobs.get(key)).toString('utf8'));
+    } catch (e) {
+      d.log.warn('result outputs.json unreadable', { result: r.id, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
   return {
     ...r,
     attachments: Object.keys(r.attachments).sort().map((name) => ({ name, url: `${API_PREFIX}/results/${encodeURIComponent(r.id)}/attachments/${encodeURIComponent(name)}` })),
+    outputs,
   };
 }
 
@@ -217,17 +229,17 @@ export const ROUTES: readonly RouteDef[] = [
       const items = await d.archive.listResults({
         ...(q.study ? { studyInstanceUid: q.study } : {}), ...(q.series ? { seriesInstanceUid: q.series } : {}), ...(q.analysis ? { analysisId: q.analysis } : {}),
       });
-      return { items: items.map(resultJson) };
+      return { items: await Promise.all(items.map((r) => resultJson(d, r))) };
     },
   },
   {
-    method: 'GET', url: '/results/:id', operationId: 'getResult', tag: 'results', summary: 'One result with its findings document.',
+    method: 'GET', url: '/results/:id', operationId: 'getResult', tag: 'results', summary: 'One result with its findings document, its DICOM objects and their forwarding state.',
     schema: { params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 } }, ['id']), response: { 200: RESULT, ...errors(400, 404) } },
     handler: (d) => async (req) => {
       const { id } = params<{ id: string }>(req);
       const r = await d.archive.getResult(id);
       if (!r) throw new SrError('NOT_FOUND', `result ${id} does not exist`, { details: { resultId: id } });
-      return resultJson(r);
+      return await resultJson(d, r);
     },
   },
   {

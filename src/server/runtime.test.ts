@@ -2,7 +2,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../core/index.ts';
@@ -72,6 +73,20 @@ describe('serve, in-process, on real SQLite', () => {
     }, 60_000);
     assert.deepEqual(jobs.map((j) => [j['analysisId'], j['trigger'], j['state'], j['attempts']]), [['chest-ct-nodules', 'auto', 'succeeded', 1]]);
     assert.equal(jobs[0]?.['resultId'], result['id']);
+    // Its DICOM objects (a key image SC per labelled finding + the SR) are in the archive and pass dciodvfy.
+    const outputs = (await getJson(`${server.httpUrl}/api/v1/results/${String(result['id'])}`))['outputs'] as { objects: { sopInstanceUid: string; kind: string }[]; error: unknown };
+    assert.equal(outputs.error, null);
+    assert.equal(outputs.objects.filter((o) => o.kind === 'report').length, 1);
+    assert.ok(outputs.objects.filter((o) => o.kind === 'key-image').length > 0);
+    if (existsSync('/usr/bin/dciodvfy')) {
+      for (const o of outputs.objects) {
+        const file = join(dir, `${o.kind}-${o.sopInstanceUid}.dcm`);
+        await writeFile(file, await server.archive.readInstance(o.sopInstanceUid));
+        const r = spawnSync('/usr/bin/dciodvfy', [file], { encoding: 'utf8' });
+        const errors = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.startsWith('Error'));
+        assert.deepEqual(errors, [], `${o.kind} ${o.sopInstanceUid}`);
+      }
+    }
   });
 
   test('a series sent by storescu (dcmtk) over DIMSE is analysed once it is stable', { timeout: 180_000 }, async (t) => {

@@ -20,8 +20,9 @@ import type { JobQueue } from '../jobs/index.ts';
 import { createApp } from './app.ts';
 import { configEnv } from './config.ts';
 import type { ServerConfig } from './config.ts';
-import { createJobHandler } from './engine-wiring.ts';
-import type { JobHandlerOptions } from './engine-wiring.ts';
+import { checkForwardDestinations, createJobHandler } from './engine-wiring.ts';
+import type { ResultForwarding } from './engine-wiring.ts';
+import { createForwardQueue } from '../outputs/index.ts';
 import { startStablePoller } from './stable-poller.ts';
 import type { Poller } from './stable-poller.ts';
 import { superviseWorker } from './supervisor.ts';
@@ -69,20 +70,23 @@ export async function openStores(config: ServerConfig, log: Logger, options: { a
   };
 }
 
-/** C-STORE of result objects to the configured destination; undefined when none is configured. */
-function forwarder(config: ServerConfig, log: Logger): JobHandlerOptions['forward'] {
-  const dest = config.forward;
-  if (!dest) return undefined;
-  return async (files) => {
-    const results = await storeInstances(dest, files.map((f) => ({ bytes: f.bytes })), { callingAe: config.aeTitle, log });
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length > 0) {
-      throw new SrError('DIMSE_OPERATION_FAILED', `forward to ${dest.aeTitle}@${dest.host}:${dest.port}: ${failed.length} of ${results.length} not stored`, {
-        details: { failed: failed.map((r) => ({ source: r.source, status: r.status, error: r.error ?? null })) },
-      });
-    }
-    log.info('results forwarded', { to: dest.aeTitle, instances: results.length });
-  };
+/**
+ * Result forwarding: a queue that C-STOREs each result's DICOM objects to the destinations configured for its
+ * analysis, retried with backoff (src/outputs forward-queue). Undefined when no destination is configured.
+ */
+function resultForwarding(config: ServerConfig, registry: AnalysisRegistry, log: Logger): ResultForwarding | undefined {
+  if (config.forward.length === 0) return undefined;
+  checkForwardDestinations(config.forward, registry);
+  const queue = createForwardQueue({
+    log,
+    maxAttempts: config.forwardRetry.maxAttempts,
+    retryDelayMs: config.forwardRetry.retryDelaySeconds * 1000,
+    send: async (dest, files) => {
+      const results = await storeInstances(dest, files.map((f) => ({ bytes: f.bytes })), { callingAe: config.aeTitle, log });
+      return results.map((r) => ({ sopInstanceUid: r.sopInstanceUid ?? r.source, ok: r.ok, ...(r.error !== undefined ? { error: r.error } : {}) }));
+    },
+  });
+  return { destinations: config.forward, queue };
 }
 
 export interface RunningServer {
@@ -132,11 +136,15 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     }
   };
   try {
+    checkForwardDestinations(config.forward, registry);
     if (config.workers > 0 && o.workerProcess) {
       const sup = superviseWorker({ command: o.workerProcess.command, args: o.workerProcess.args, env: childEnv(config, o.workerProcess.env ?? process.env), log });
       closers.push(() => sup.stop());
     } else if (config.workers > 0) {
-      const w = queue.startWorkers(createJobHandler({ archive, registry, log, forward: forwarder(config, log) }), { concurrency: config.workers });
+      const forwarding = resultForwarding(config, registry, log);
+      // Closed in reverse: the workers stop first (no new results), then the forward queue.
+      if (forwarding) closers.push(() => forwarding.queue.stop());
+      const w = queue.startWorkers(createJobHandler({ archive, registry, log, aeTitle: config.aeTitle, ...(forwarding ? { forwarding } : {}) }), { concurrency: config.workers });
       closers.push(() => w.stop());
     }
     const dicom = await startDimseServer({
@@ -198,11 +206,16 @@ export async function startWorker(o: { config: ServerConfig; registry: AnalysisR
       details: { dataDir: o.config.dataDir },
     });
   }
+  const forwarding = resultForwarding(o.config, o.registry, o.log);
   const stores = await openStores(o.config, o.log, { archiveRecovery: false });
-  const handle = stores.queue.startWorkers(createJobHandler({ archive: stores.archive, registry: o.registry, log: o.log, forward: forwarder(o.config, o.log) }), { concurrency: o.concurrency });
+  const handle = stores.queue.startWorkers(
+    createJobHandler({ archive: stores.archive, registry: o.registry, log: o.log, aeTitle: o.config.aeTitle, ...(forwarding ? { forwarding } : {}) }),
+    { concurrency: o.concurrency },
+  );
   return {
     async close() {
       await handle.stop();
+      await forwarding?.queue.stop();
       await stores.close();
     },
   };

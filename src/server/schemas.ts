@@ -92,6 +92,8 @@ export const JOB: JsonSchema = {
   },
 };
 
+const CODED_ERROR: JsonSchema = { type: 'object', required: ['code', 'message'], properties: { code: str, message: str } };
+
 export const RESULT: JsonSchema = {
   type: 'object',
   required: ['id', 'analysisId', 'analysisVersion', 'studyInstanceUid', 'seriesInstanceUid', 'status', 'document', 'attachments', 'createdAt'],
@@ -110,6 +112,32 @@ export const RESULT: JsonSchema = {
     },
     createdAt: str,
     jobId: nstr,
+    outputs: {
+      description: 'The DICOM objects made from this result (key image Secondary Captures, findings Comprehensive SR), stored as archive instances, and their forwarding state per C-STORE destination; null for results stored before outputs existed.',
+      anyOf: [{ type: 'null' }, {
+        type: 'object',
+        required: ['objects', 'error', 'forwarding'],
+        properties: {
+          objects: {
+            type: 'array',
+            items: { type: 'object', required: ['name', 'kind', 'sopClassUid', 'seriesInstanceUid', 'sopInstanceUid'], properties: { name: str, kind: { type: 'string', enum: ['key-image', 'report'] }, sopClassUid: str, seriesInstanceUid: str, sopInstanceUid: str } },
+          },
+          error: { description: 'Why the DICOM objects could not be built or stored (the findings result stands).', anyOf: [{ type: 'null' }, CODED_ERROR] },
+          forwarding: {
+            type: 'object',
+            description: 'Destination (AE@host:port) → delivery state. failed carries a coded error (e.g. DIMSE_ASSOCIATION_FAILED, DIMSE_OPERATION_FAILED, OUTPUT_FORWARD_FAILED).',
+            additionalProperties: {
+              type: 'object',
+              required: ['destination', 'state', 'attempts', 'sent', 'total', 'error', 'nextAttemptAt', 'updatedAt'],
+              properties: {
+                destination: str, state: { type: 'string', enum: ['queued', 'retrying', 'sent', 'failed'] }, attempts: { type: 'integer' }, sent: { type: 'integer' }, total: { type: 'integer' },
+                error: { anyOf: [{ type: 'null' }, CODED_ERROR] }, nextAttemptAt: nstr, updatedAt: str,
+              },
+            },
+          },
+        },
+      }],
+    },
   },
 };
 

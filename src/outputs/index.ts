@@ -1,0 +1,15 @@
+/**
+ * Result → DICOM objects (analysis → outputs → archive): key image Secondary Captures and a Comprehensive SR per
+ * result, plus the queued, retried C-STORE forwarding of those objects. Knows no archive and no network library:
+ * the wiring (src/server) stores the objects and passes the sender in.
+ */
+export { buildResultObjects, outputSeries, OUTPUTS_ATTACHMENT } from './build.ts';
+export type { OutputObject, ResultObjectsInput } from './build.ts';
+export { outputUid, MANUFACTURER, DISCLAIMER_SHORT } from './dicom-common.ts';
+export type { OutputProvenance, OutputSource } from './dicom-common.ts';
+export { renderKeyImages, buildKeyImageSeries, keyImageSeriesUid, SECONDARY_CAPTURE_IMAGE_STORAGE } from './secondary-capture.ts';
+export type { KeyImageFinding, RenderedKeyImage } from './secondary-capture.ts';
+export { buildFindingsReport, reportSeriesUid, COMPREHENSIVE_SR_STORAGE, unitOfPath } from './structured-report.ts';
+export type { SrFinding } from './structured-report.ts';
+export { createForwardQueue, destinationsFor, destinationLabel } from './forward-queue.ts';
+export type { ForwardDestination, ForwardFile, ForwardQueue, ForwardQueueOptions, ForwardSender, ForwardState, ForwardStatus, ForwardTask, SendOutcome } from './forward-queue.ts';

@@ -1,0 +1,107 @@
+/**
+ * Result → DICOM objects → archive → forwarded to a real PACS (a private Orthanc), through the job handler the
+ * workers run; a destination that is down fails only its delivery, with a coded error the API shows.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { silentLogger } from '../core/index.ts';
+import { storeInstances } from '../dimse/index.ts';
+import { createRegistry } from '../engine/index.ts';
+import { createForwardQueue, outputSeries } from '../outputs/index.ts';
+import type { ForwardDestination, ForwardQueue } from '../outputs/index.ts';
+import { freePort, startOrthanc } from '../../test/support/orthanc.ts';
+import type { RunningOrthanc } from '../../test/support/orthanc.ts';
+import { createApp } from './app.ts';
+import { createJobHandler, storeOutputObjects } from './engine-wiring.ts';
+import { ingestTiny, openTestParts, quickAnalysis } from './test-fixtures.ts';
+import type { TestServerParts } from './test-fixtures.ts';
+
+let parts: TestServerParts;
+let orthanc: RunningOrthanc;
+let queue: ForwardQueue;
+let pacs: ForwardDestination;
+let down: ForwardDestination;
+
+before(async () => {
+  parts = await openTestParts();
+  orthanc = await startOrthanc({ aet: 'ORTHANC', storageDir: join(parts.dir, 'orthanc') });
+  pacs = { aeTitle: 'ORTHANC', host: '127.0.0.1', port: orthanc.dicomPort };
+  down = { aeTitle: 'DOWN', host: '127.0.0.1', port: await freePort(), analyses: ['quick-test'] };
+  queue = createForwardQueue({
+    log: silentLogger, maxAttempts: 2, retryDelayMs: 20,
+    send: async (dest, files) => (await storeInstances(dest, files.map((f) => ({ bytes: f.bytes })), { callingAe: 'SECONDREADER' }))
+      .map((r) => ({ sopInstanceUid: r.sopInstanceUid ?? r.source, ok: r.ok, ...(r.error !== undefined ? { error: r.error } : {}) })),
+  });
+});
+
+after(async () => {
+  await queue?.stop();
+  await orthanc?.stop();
+  await parts?.close();
+});
+
+type Json = Record<string, unknown>;
+
+test('a stored result gets its SC + SR in the archive (QIDO-visible), forwarded to Orthanc; a dead destination fails alone; a re-run replaces', async () => {
+  const series = await ingestTiny(parts, 'fwd');
+  const analysis = quickAnalysis({ id: 'quick-test' });
+  const registry = createRegistry([analysis]);
+  const handler = createJobHandler({ archive: parts.archive, registry, log: silentLogger, aeTitle: 'SECONDREADER', forwarding: { destinations: [pacs, down, { ...pacs, aeTitle: 'OTHER', analyses: ['not-this-one'] }], queue } });
+  const run = async () => {
+    const job = await parts.queue.enqueue({ analysisId: 'quick-test', analysisVersion: '1.0.0', studyInstanceUid: series.StudyInstanceUID, seriesInstanceUid: series.SeriesInstanceUID, trigger: 'manual', force: true });
+    const out = await handler({ job, signal: new AbortController().signal, progress: () => undefined });
+    await queue.idle();
+    assert.ok(out.resultId);
+    return out.resultId;
+  };
+  const resultId = await run();
+
+  // In the archive, as instances of the source study: the CT series, the key image series and the SR series.
+  const rows = await parts.archive.query({ level: 'SERIES', match: { StudyInstanceUID: series.StudyInstanceUID } });
+  assert.deepEqual(rows.map((r) => r['Modality']).sort(), ['CT', 'OT', 'SR']);
+  const uids = outputSeries({ resultId, analysisId: 'quick-test', analysisVersion: '1.0.0', createdAt: '' });
+  const sc = await parts.archive.listInstances({ seriesInstanceUid: uids.keyImages });
+  const sr = await parts.archive.listInstances({ seriesInstanceUid: uids.report });
+  assert.equal(sc.length, 1);
+  assert.equal(sr.length, 1);
+  assert.equal(sc[0]?.origin.via, 'result');
+
+  // Orthanc received exactly those objects.
+  const found = (await orthanc.rest('/tools/find', { body: { Level: 'Instance', Query: { StudyInstanceUID: series.StudyInstanceUID }, Expand: true } })) as { MainDicomTags: Json }[];
+  assert.deepEqual(found.map((i) => i.MainDicomTags['SOPInstanceUID']).sort(), [sc[0]?.sopInstanceUid, sr[0]?.sopInstanceUid].sort());
+
+  // The API shows the objects and each destination's state; the dead one failed with a code, the result stands.
+  const app = await createApp({ archive: parts.archive, queue: parts.queue, registry, log: silentLogger });
+  try {
+    const res = await app.inject({ method: 'GET', url: `/api/v1/results/${resultId}` });
+    assert.equal(res.statusCode, 200);
+    const body = res.json<Json>();
+    assert.equal(body['status'], 'ok');
+    const outputs = body['outputs'] as { objects: Json[]; error: unknown; forwarding: Record<string, Json> };
+    assert.equal(outputs.error, null);
+    assert.deepEqual(outputs.objects.map((o) => o['kind']).sort(), ['key-image', 'report']);
+    assert.deepEqual(Object.keys(outputs.forwarding).sort(), [`DOWN@127.0.0.1:${down.port}`, `ORTHANC@127.0.0.1:${pacs.port}`]);
+    const ok = outputs.forwarding[`ORTHANC@127.0.0.1:${pacs.port}`];
+    assert.equal(ok?.['state'], 'sent');
+    assert.equal(ok?.['sent'], 2);
+    const failed = outputs.forwarding[`DOWN@127.0.0.1:${down.port}`];
+    assert.equal(failed?.['state'], 'failed');
+    assert.equal(failed?.['attempts'], 2);
+    assert.match(String((failed?.['error'] as Json | undefined)?.['code']), /^(DIMSE_ASSOCIATION_FAILED|DIMSE_TIMEOUT|OUTPUT_FORWARD_FAILED)$/);
+  } finally {
+    await app.close();
+  }
+
+  // Re-run: same result id, same UIDs; the archive and Orthanc hold the same objects, not a second set.
+  assert.equal(await run(), resultId);
+  assert.deepEqual((await parts.archive.listInstances({ seriesInstanceUid: uids.keyImages })).map((i) => i.sopInstanceUid), sc.map((i) => i.sopInstanceUid));
+  assert.equal((await parts.archive.listInstances({ studyInstanceUid: series.StudyInstanceUID })).length, series.files.length + 2);
+  assert.equal(((await orthanc.rest('/instances')) as string[]).length, 2);
+
+  // A run that makes fewer objects (here: the SR only) leaves no stale key image behind.
+  const srBytes = await parts.archive.readInstance(sr[0]?.sopInstanceUid ?? '');
+  await storeOutputObjects(parts.archive, [{ name: 'report.dcm', kind: 'report', seriesInstanceUid: uids.report, sopInstanceUid: sr[0]?.sopInstanceUid ?? '', sopClassUid: sr[0]?.sopClassUid ?? '', bytes: srBytes }], [uids.keyImages, uids.report], { via: 'result' });
+  assert.equal((await parts.archive.listInstances({ seriesInstanceUid: uids.keyImages })).length, 0);
+  assert.equal((await parts.archive.listInstances({ seriesInstanceUid: uids.report })).length, 1);
+});
