@@ -10,9 +10,11 @@
  * --parallel N (N storescu processes at once, each on its own association with 1/N of the files; default 1),
  * --only sr,orthanc,storescp (receivers to measure), --no-wado, --qido-instances 0 (skip the QIDO part),
  * --profile DIR (serve runs under node --cpu-prof, profiles written to DIR).
+ * Beside the ingest rates it prints each receiver's CPU per instance (user + system, /proc) and the disk's sync
+ * latency before and after (what the acknowledgements wait for; it varies a lot on a shared machine).
  * Goals from issue #5: ingest ≥ 1.5× Orthanc; QIDO p95 ≤ 50 ms. No figure is asserted: they are read by people.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +38,7 @@ const SLICES_PER_SERIES = 130;
  * 1.7.4), without syncing the folder; its SQLite index runs WAL with PRAGMA SYNCHRONOUS=NORMAL
  * (SQLiteDatabaseWrapper::Open), so the index commit is not fsynced (lost on power failure, kept on a crash).
  */
-const SR_DURABILITY = 'file fsync + rename + folder fsync, then index commit with WAL fsync, before the response';
+const SR_DURABILITY = 'rename, then file fdatasync ‖ folder fsync, then index commit with WAL fdatasync, before the response';
 const ORTHANC_DURABILITY = 'SyncStorageArea=true: file fsync only (no folder fsync); SQLite WAL synchronous=NORMAL: index commit not fsynced';
 
 const out = (s = ''): void => void process.stdout.write(`${s}\n`);
@@ -61,12 +63,80 @@ async function listRealCt(dir: string, acc: string[] = []): Promise<string[]> {
   return acc;
 }
 
+interface SyncFloor {
+  /** Median ms: fdatasync of a new 512 KiB file, fsync of its folder after a rename, fdatasync of a 48 KiB append. */
+  readonly file: number;
+  readonly folder: number;
+  readonly wal: number;
+}
+
+/**
+ * What the disk charges for the syncs a C-STORE waits for, measured where the receivers write, before and after
+ * the ingest (on a shared machine it moves a lot between runs: read ratios from runs with similar figures). Per
+ * association (storescu waits for each response) SecondReader waits for two syncs in a row — the blob (file ‖
+ * folder), then the index WAL — and Orthanc for one (the file). Concurrent syncs on one filesystem may share a
+ * journal commit, so these serial medians are context, not a bound.
+ */
+function measureSyncFloor(dir: string, n = 25): SyncFloor {
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
+  mkdirSync(join(dir, 'in'), { recursive: true });
+  mkdirSync(join(dir, 'out'), { recursive: true });
+  const blob = Buffer.alloc(512 * 1024, 0x5a);
+  const page = Buffer.alloc(48 * 1024, 0xa5);
+  const wal = openSync(join(dir, 'wal'), 'w');
+  const file: number[] = [];
+  const folder: number[] = [];
+  const walMs: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const fd = openSync(join(dir, 'in', `${i}`), 'wx');
+      writeSync(fd, blob);
+      let t = performance.now();
+      fdatasyncSync(fd);
+      file.push(performance.now() - t);
+      closeSync(fd);
+      renameSync(join(dir, 'in', `${i}`), join(dir, 'out', `${i}`));
+      const d = openSync(join(dir, 'out'), 'r');
+      t = performance.now();
+      fsyncSync(d);
+      folder.push(performance.now() - t);
+      closeSync(d);
+      writeSync(wal, page);
+      t = performance.now();
+      fdatasyncSync(wal);
+      walMs.push(performance.now() - t);
+    }
+  } finally {
+    closeSync(wal);
+  }
+  return { file: median(file), folder: median(folder), wal: median(walMs) };
+}
+
+function printSyncFloor(label: string, f: SyncFloor): void {
+  out(`  sync latency ${label}: new 512 KiB file fdatasync ${fmt(f.file, 2)} ms, folder fsync ${fmt(f.folder, 2)} ms, ` +
+    `48 KiB WAL append fdatasync ${fmt(f.wal, 2)} ms (medians of 25)`);
+}
+
 interface IngestResult {
   readonly target: string;
   readonly acked: number;
   readonly failed: number;
   readonly seconds: number;
   readonly peakRssMb?: number;
+  /** CPU seconds (user + system, all threads) the receiver process spent during the ingest, when known. */
+  readonly cpuSeconds?: number;
+}
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15), undefined off Linux. */
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks; USER_HZ is 100 on Linux
+  } catch (e) {
+    void e;
+    return undefined;
+  }
 }
 
 /** Round-robin split of the input files over `n` senders (folders are expanded first). */
@@ -82,7 +152,8 @@ async function splitInputs(inputs: readonly string[], n: number): Promise<string
   return Array.from({ length: n }, (_, k) => files.filter((_f, i) => i % n === k));
 }
 
-async function send(target: string, port: number, ae: string, groups: readonly string[][], serve?: ServeProcess): Promise<IngestResult> {
+async function send(target: string, port: number, ae: string, groups: readonly string[][], serve?: ServeProcess, pid = serve?.pid): Promise<IngestResult> {
+  const cpu0 = pid !== undefined ? cpuSecondsOf(pid) : undefined;
   const t0 = performance.now();
   // --no-halt: one refused file must not end the run (it is counted as failed).
   const runs = groups.map((inputs) => runStorescu({ port, calledAe: ae, inputs, extraArgs: ['--no-halt'] }));
@@ -94,7 +165,8 @@ async function send(target: string, port: number, ae: string, groups: readonly s
   const rss = serve?.peakRssKb();
   const acked = runs.reduce((a, r) => a + r.acked.length, 0);
   const failed = runs.reduce((a, r) => a + r.failed.length, 0);
-  return { target, acked, failed, seconds, ...(rss ? { peakRssMb: rss / 1024 } : {}) };
+  const cpu1 = pid !== undefined ? cpuSecondsOf(pid) : undefined;
+  return { target, acked, failed, seconds, ...(rss ? { peakRssMb: rss / 1024 } : {}), ...(cpu0 !== undefined && cpu1 !== undefined ? { cpuSeconds: cpu1 - cpu0 } : {}) };
 }
 
 export async function benchIngest(argv: readonly string[]): Promise<number> {
@@ -143,6 +215,7 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
     out(`\nsource: ${files} CT files, ${fmt(bytes / 2 ** 20)} MiB (${sources.length} synthetic 512×512 slices${values.real ? ' + real CT' : ''}), written in ${fmt((performance.now() - t) / 1000)} s`);
 
     // 2. C-STORE ingest, one receiver after another.
+    const floorBefore = measureSyncFloor(join(root, 'sync-floor-1'));
     const results: IngestResult[] = [];
     const groups = await splitInputs(inputs, parallel);
     let sr: ServeProcess | undefined;
@@ -159,7 +232,7 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
       orthanc = await startOrthanc({ storageDir: join(root, 'orthanc'), dicomWeb: true, extraConfig: { SyncStorageArea: true } });
       const o = orthanc;
       stops.push(() => o.stop());
-      results.push(await send('Orthanc 1.10', orthanc.dicomPort, orthanc.aet, groups));
+      results.push(await send('Orthanc 1.10', orthanc.dicomPort, orthanc.aet, groups, undefined, orthanc.process.pid));
     }
     if (only.has('storescp')) {
       await mkdir(join(root, 'storescp'));
@@ -167,17 +240,21 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
       results.push(await send('dcmtk storescp', scp.port, scp.aeTitle, groups));
       await scp.stop();
     }
+    const floorAfter = measureSyncFloor(join(root, 'sync-floor-2'));
     out(`\nC-STORE ingest (storescu × ${parallel}, ${parallel === 1 ? 'one association' : 'one association each, at once'}, TCP_NODELAY=1)`);
     out('  receiver              stored  failed   seconds   inst/s     MB/s   peak RSS');
     for (const r of results) {
       out(`  ${r.target.padEnd(20)} ${String(r.acked).padStart(7)} ${String(r.failed).padStart(7)} ${fmt(r.seconds, 2).padStart(9)} ${fmt(r.acked / r.seconds).padStart(8)} ` +
-        `${fmt((bytes * (r.acked / files)) / 1e6 / r.seconds).padStart(8)} ${r.peakRssMb ? `${fmt(r.peakRssMb, 0)} MB` : ''}`);
+        `${fmt((bytes * (r.acked / files)) / 1e6 / r.seconds).padStart(8)} ${r.peakRssMb ? `${fmt(r.peakRssMb, 0)} MB` : ''}` +
+        `${r.cpuSeconds !== undefined && r.acked > 0 ? `  CPU ${fmt((1000 * r.cpuSeconds) / r.acked, 2)} ms/instance` : ''}`);
     }
     const rate = (name: string): number => {
       const r = results.find((x) => x.target.startsWith(name));
       return r && r.acked === files ? r.acked / r.seconds : NaN;
     };
     out(`  SecondReader / Orthanc:   ${fmt(rate('SecondReader') / rate('Orthanc'), 2)}× (goal ≥ 1.5×)`);
+    printSyncFloor('before', floorBefore);
+    printSyncFloor('after ', floorAfter);
     if (only.has('sr')) out(`  durability, SecondReader: ${SR_DURABILITY}`);
     if (only.has('orthanc')) out(`  durability, Orthanc:      ${ORTHANC_DURABILITY}`);
     out(`  SecondReader / storescp:  ${fmt(rate('SecondReader') / rate('dcmtk'), 2)}×`);

@@ -9,6 +9,8 @@
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SrError, toSrError } from '../core/errors.ts';
 import { SyncCoalescer, fsyncPath } from './fsync.ts';
@@ -99,8 +101,29 @@ export function openSqlite(path: string): SqlDb {
     }),
     run: (sql, params = []) => guard(() => prep(sql).run(...params).changes),
   };
+  let closed = false;
   const wal = `${path}-wal`;
-  const syncer = new SyncCoalescer();
+  // The WAL file lives as long as a connection is open (ours is), so one handle serves every sync: no open and
+  // close in the thread pool around each commit's fsync.
+  let walHandle: Promise<FileHandle> | undefined;
+  const syncWal = async (p: string): Promise<void> => {
+    walHandle ??= open(p, 'r');
+    let fh: FileHandle;
+    try {
+      fh = await walHandle;
+    } catch (e) {
+      walHandle = undefined;
+      throw e;
+    }
+    try {
+      // fdatasync, as SQLite itself syncs its WAL: the frames and the file size, not the timestamps.
+      await fh.datasync();
+    } catch (e) {
+      // Closed meanwhile: closing checkpointed the WAL into the database file (synced), the commit is durable.
+      if (!closed) throw e;
+    }
+  };
+  const syncer = new SyncCoalescer(syncWal);
   let dirSynced = false;
   // The WAL file may have just been created: its folder entry is synced once too.
   const durable = async (): Promise<void> => {
@@ -124,7 +147,6 @@ export function openSqlite(path: string): SqlDb {
     queue = p.catch((e: unknown) => e);
     return p;
   };
-  let closed = false;
   return {
     dialect: SQLITE_DIALECT,
     // A statement outside tx() that writes commits on its own: durable before it resolves, as in tx().
@@ -163,7 +185,9 @@ export function openSqlite(path: string): SqlDb {
         closed = true;
         db.close();
       }
-      return Promise.resolve();
+      const h = walHandle;
+      walHandle = undefined;
+      return h ? h.then((fh) => fh.close()).catch((e: unknown) => e).then(() => undefined) : Promise.resolve();
     }),
   };
 }

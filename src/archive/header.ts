@@ -154,7 +154,10 @@ export async function parseInstanceDigested(path: string, digest: TempFileDigest
       // A header cut by the end of the head (or a deflated dataset) is read from the file; other errors are final.
       if (!(e instanceof SrError) || (e.code !== 'DICOM_TRUNCATED' && e.code !== 'DICOM_MALFORMED')) throw e;
     }
-    f ??= await readDicomHeader(path);
+    if (!f) {
+      await digest.sync?.(); // its writer may still be completing the file
+      f = await readDicomHeader(path);
+    }
   }
   const header = indexedHeaderOf(f.dataset, f.transferSyntaxUID, f.frameCount, path);
   return { header, sha256: digest.sha256, sizeBytes: digest.sizeBytes };

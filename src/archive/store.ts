@@ -180,7 +180,10 @@ async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: Inst
     if ('tempFile' in source) await unlink(source.tempFile).catch((unlinkErr: unknown) => unlinkErr);
     return { status: 'duplicate', instance: instanceFromRow(before) };
   }
-  await blobs.put(key, source);
+  // No row: nothing acknowledged lives at `key`, so the blob store may overlap its syncs (types.ts PutOptions).
+  // Only where this process is the one storing instances (embedded SQLite; same-UID stores serialized by `locks`):
+  // on a shared PostgreSQL another process may commit and acknowledge the same UID after our lookup.
+  await blobs.put(key, source, { fresh: before === undefined && db.dialect.name === 'sqlite' });
   const now = new Date().toISOString();
   const sourceAe = origin.sourceAe ?? null;
   const outcome = await tx(async (q) => {

@@ -10,6 +10,7 @@
  * replaced, as Orthanc's OverwriteInstances does, and logged).
  */
 import type { Readable } from 'node:stream';
+import type { ErrorCode } from '../core/errors.ts';
 
 export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'INSTANCE';
 
@@ -91,6 +92,21 @@ export interface TempFileDigest {
   readonly sizeBytes: number;
   readonly synced: boolean;
   readonly head: Uint8Array;
+  /**
+   * When not `synced`: completes the file (its writer may still have writes queued) and fsyncs it through the
+   * writer's open handle (no re-open); read the file only after it resolves. Several calls share one sync. The blob
+   * store may rename a file that nothing acknowledged yet into place first and run this beside the folder fsync.
+   */
+  readonly sync?: () => Promise<void>;
+}
+
+export interface PutOptions {
+  /**
+   * No acknowledged blob is at `key` (its index row does not exist): a temp file with `digest.sync` may be renamed
+   * into place before it is synced, the file and folder fsyncs running at once. Both still finish before put
+   * resolves; a crash in between leaves a blob without a row, which recovery removes (it was never acknowledged).
+   */
+  readonly fresh?: boolean;
 }
 
 /**
@@ -136,10 +152,75 @@ export interface ResultInput {
   readonly jobId?: string;
 }
 
+/** A C-STORE destination of a delivery. */
+export interface DeliveryTarget {
+  readonly aeTitle: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export type DeliveryState = 'queued' | 'retrying' | 'sent' | 'failed';
+
+export interface DeliveryError {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/** One (result, destination) delivery of a result's DICOM objects, as `replaceDeliveries` takes it. */
+export interface DeliveryInput {
+  /** AE@host:port; one delivery per (result, destination). */
+  readonly destination: string;
+  readonly target: DeliveryTarget;
+  /** The archive instances to send (the result's DICOM objects); read from the archive at each attempt. */
+  readonly sopInstanceUids: readonly string[];
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+}
+
+/**
+ * A durable delivery (result forwarding): it survives restarts, and one worker at a time holds it (a claim with
+ * a lease; a crashed worker's claim expires and another takes it over).
+ */
+export interface DeliveryRecord {
+  readonly id: string;
+  readonly resultId: string;
+  readonly destination: string;
+  readonly target: DeliveryTarget;
+  /** Bumped when a re-run supersedes the delivery: an attempt's outcome counts only for the generation it claimed. */
+  readonly generation: number;
+  readonly sopInstanceUids: readonly string[];
+  /** Not yet acknowledged by the destination (a retry sends only these). */
+  readonly remaining: readonly string[];
+  readonly state: DeliveryState;
+  /** Attempts started (each claim counts one, so a worker that died mid-attempt used one up). */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly error: DeliveryError | null;
+  /** When it is due (queued, retrying); null once sent or failed. */
+  readonly nextAttemptAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface DeliveryClaim extends DeliveryRecord {
+  /** Proves the claim: the attempt's writes count only while it holds it. */
+  readonly claimToken: string;
+  readonly claimExpiresAt: string;
+}
+
+/** What an attempt ends with; `finishDeliveryAttempt` records it and releases the claim. */
+export interface DeliveryOutcome {
+  readonly state: 'sent' | 'retrying' | 'failed';
+  readonly remaining: readonly string[];
+  readonly error: DeliveryError | null;
+  /** When state is 'retrying': the next attempt's due time. */
+  readonly nextAttemptAt: string | null;
+}
+
 /** Blob storage behind the index: a local/shared folder now; S3-compatible later behind the same interface. */
 export interface BlobStore {
   /** Atomic: temp file + fsync + rename. Returns the size written. */
-  put(key: string, source: InstanceSource): Promise<number>;
+  put(key: string, source: InstanceSource, options?: PutOptions): Promise<number>;
   get(key: string): Promise<Uint8Array>;
   /** `range.end` is inclusive (as in HTTP Range and fs.createReadStream). */
   stream(key: string, range?: { start: number; end: number }): Readable;
@@ -175,6 +256,30 @@ export interface Archive {
   putResult(input: ResultInput): Promise<ResultRecord>;
   getResult(id: string): Promise<ResultRecord | undefined>;
   listResults(filter: { studyInstanceUid?: string; seriesInstanceUid?: string; analysisId?: string }): Promise<ResultRecord[]>;
+  /** Writes (or replaces) one attachment of a stored result: blob first, then the result row names it. */
+  putResultAttachment(resultId: string, name: string, bytes: Uint8Array): Promise<ResultRecord>;
+
+  /**
+   * Records the deliveries of a result's objects, one per destination, in one transaction. A destination's earlier
+   * delivery (a previous run's objects) is superseded: new objects, attempts from 0, generation + 1, due now; a
+   * claim on it is kept, so the old attempt ends before the new one starts. Deliveries of the result to
+   * destinations not listed are removed. Durable before it resolves.
+   */
+  replaceDeliveries(resultId: string, deliveries: readonly DeliveryInput[], now?: Date): Promise<DeliveryRecord[]>;
+  /** By result (the API), or every one still queued/retrying (`pending`). Ordered by result, destination. */
+  listDeliveries(filter: { resultId?: string; pending?: boolean }): Promise<DeliveryRecord[]>;
+  /**
+   * Up to `limit` due deliveries whose claim is free or expired, claimed for `leaseMs` (atomically: two claimers,
+   * in one process or several, never both get one) and counted as an attempt.
+   */
+  claimDeliveries(o: { owner: string; leaseMs: number; limit: number; now?: Date }): Promise<DeliveryClaim[]>;
+  /** Extends a claim still held; false when it was lost (expired and taken, or the delivery removed). */
+  renewDeliveryClaim(claim: Pick<DeliveryClaim, 'id' | 'claimToken'>, leaseMs: number, now?: Date): Promise<boolean>;
+  /**
+   * Records an attempt's outcome and releases the claim. False when the claim was lost or the delivery was
+   * superseded meanwhile: the outcome is dropped (the claim, if still held, is released).
+   */
+  finishDeliveryAttempt(claim: Pick<DeliveryClaim, 'id' | 'claimToken' | 'generation'>, outcome: DeliveryOutcome, now?: Date): Promise<boolean>;
 
   /** Deletes a series' instances (index rows first, then blobs). */
   deleteSeries(seriesInstanceUid: string): Promise<number>;

@@ -25,6 +25,8 @@ import type { CCancelRequestT, CEchoRequestT, CFindRequestT, CGetRequestT, CMove
 import { buildPart10Header, readPart10Info, readPart10InfoFromFile } from './part10.ts';
 import { commandPdu, encodeCStoreResponse } from './fast-response.ts';
 import { prepareIncoming } from './incoming.ts';
+import { C_STORE_RQ, TempInstanceWriter, pdvPdu, readCommand, splitPdvs } from './pdata.ts';
+import type { CommandInfo, Pdv } from './pdata.ts';
 import { PduFramer } from './pdu-framer.ts';
 import { handleFind, handleRetrieve } from './scp-query.ts';
 import type { QuerySession } from './scp-query.ts';
@@ -77,6 +79,16 @@ interface IncomingStore {
 /** Enough for the header of nearly every instance (readers fall back to the file when it is not). */
 const HEAD_BYTES = 64 * 1024;
 
+/** Above this many bytes queued for the temp file, the socket is paused until the writes catch up. */
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
+/** A C-STORE data set being received on the fast path (pdata.ts). */
+interface Receiving {
+  readonly contextId: number;
+  readonly command: CommandInfo;
+  readonly writer: TempInstanceWriter;
+}
+
 interface Shared {
   readonly archive: Archive;
   readonly log: Logger;
@@ -113,6 +125,13 @@ class Association extends Scp {
   private readonly cancelled = new Set<number>();
   /** The peer's maximum receive PDU length (0: unlimited, PS3.8 D.1); what we send is cut to it. */
   private peerMaxPdu = 16_384;
+  /** P-DATA-TF routing (onPData): on once the association is accepted, off for good after an unreadable command. */
+  private fastPath = false;
+  /** Command fragments of the message being received. */
+  private commandParts: Pdv[] = [];
+  /** Where the data set PDVs of the current message go: the library, our C-STORE path, or no message open. */
+  private route: 'none' | 'library' | 'store' = 'none';
+  private receiving: Receiving | undefined;
 
   constructor(socket: Socket, shared: Shared) {
     super(socket, { connectTimeout: shared.config.idleMs, associationTimeout: shared.config.associationMs, pduTimeout: shared.config.idleMs });
@@ -167,9 +186,119 @@ class Association extends Scp {
       net.statistics.addBytesReceived(chunk.length);
       for (const pdu of pdus) {
         net.lastPduTime = Date.now();
-        void net._processPdu(pdu);
+        if (this.fastPath && pdu[0] === 0x04) this.onPData(pdu);
+        else void net._processPdu(pdu);
       }
     });
+  }
+
+  private protocolError(message: string): void {
+    this.fastPath = false;
+    this.shared.log.warn('dimse connection error', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, error: message });
+    this.conn.destroy();
+  }
+
+  /**
+   * A P-DATA-TF after association acceptance. C-STORE requests with a data set in an accepted context are ours:
+   * the data set streams to its temp file from views into the PDU (no copy) and the command is read directly.
+   * Every other message goes to dcmjs-dimse unchanged, one PDV per PDU, in order.
+   */
+  private onPData(pdu: Buffer): void {
+    let pdvs: Pdv[];
+    try {
+      pdvs = splitPdvs(pdu);
+    } catch (e) {
+      this.protocolError(e instanceof Error ? e.message : String(e));
+      return;
+    }
+    for (const p of pdvs) {
+      if (this.closed || this.conn.destroyed) return;
+      if (!this.fastPath) this.toLibrary(p);
+      else if (this.route === 'library') {
+        this.toLibrary(p);
+        if (!p.command && p.last) this.route = 'none';
+      } else if (this.route === 'store') this.onStoreData(p);
+      else if (!p.command) this.toLibrary(p); // a data set without a command: the library's answer, as before
+      else {
+        this.commandParts.push(p);
+        if (this.commandParts.length > 64) this.protocolError('DIMSE command in more than 64 fragments');
+        else if (p.last) this.onCommand();
+      }
+    }
+  }
+
+  private toLibrary(p: Pdv): void {
+    void this.internals()._processPdu(pdvPdu(p));
+  }
+
+  private onCommand(): void {
+    const parts = this.commandParts;
+    this.commandParts = [];
+    const first = parts[0];
+    const command = readCommand(parts.length === 1 && first ? first.value : Buffer.concat(parts.map((p) => p.value)));
+    const contextId = parts[parts.length - 1]?.contextId ?? 0;
+    const transferSyntax = command && command.commandField === C_STORE_RQ && command.hasDataset ? this.storageContext(contextId) : undefined;
+    if (!command || transferSyntax === undefined) {
+      for (const p of parts) this.toLibrary(p);
+      if (!command) this.fastPath = false; // unreadable: everything after it is the library's, as before
+      else this.route = command.hasDataset ? 'library' : 'none';
+      return;
+    }
+    const writer = new TempInstanceWriter(join(this.shared.tempDir, `${randomUUID()}.dcm`));
+    writer.write(buildPart10Header({ sopClassUid: command.affectedSopClassUid, sopInstanceUid: command.affectedSopInstanceUid, transferSyntaxUid: transferSyntax, sourceAe: this.callingAe }));
+    this.receiving = { contextId, command, writer };
+    this.route = 'store';
+  }
+
+  /** The accepted transfer syntax of a storage context, or undefined when the library should handle it. */
+  private storageContext(contextId: number): string | undefined {
+    try {
+      const pc = this.internals().association?.getPresentationContext(contextId);
+      if (!pc || pc.getResult() !== constants.PresentationContextResult.Accept || !isStorageSopClass(pc.getAbstractSyntaxUid())) return undefined;
+      return pc.getAcceptedTransferSyntaxUid();
+    } catch (e) {
+      void e; // unknown context id: the library answers it
+      return undefined;
+    }
+  }
+
+  private onStoreData(p: Pdv): void {
+    const r = this.receiving;
+    if (!r) return;
+    if (p.command || p.contextId !== r.contextId) {
+      this.protocolError(p.command ? 'P-DATA-TF: a command fragment inside a C-STORE data set' : `P-DATA-TF: data set fragment on context ${p.contextId}, expected ${r.contextId}`);
+      return;
+    }
+    r.writer.write(p.value);
+    if (r.writer.pendingBytes > MAX_QUEUED_BYTES && !this.conn.isPaused()) {
+      this.conn.pause();
+      void r.writer.drained().then(() => {
+        if (!this.conn.destroyed) this.conn.resume();
+      });
+    }
+    if (!p.last) return;
+    this.receiving = undefined;
+    this.route = 'none';
+    this.run(async () => {
+      const status = await this.storeReceived(r);
+      if (this.closed) return;
+      const rsp = encodeCStoreResponse({
+        CommandField: 0x8001, MessageIDBeingRespondedTo: r.command.messageId, CommandDataSetType: 0x0101, Status: status.code,
+        AffectedSOPClassUID: r.command.affectedSopClassUid, AffectedSOPInstanceUID: r.command.affectedSopInstanceUid,
+        ...(status.comment ? { ErrorComment: status.comment.slice(0, 64) } : {}),
+      });
+      if (rsp) this.conn.write(commandPdu(r.contextId, rsp));
+    });
+  }
+
+  private async storeReceived(r: Receiving): Promise<{ code: number; comment?: string }> {
+    const { writer } = r;
+    const digest = writer.finish();
+    try {
+      return await this.archiveTemp(r.command.affectedSopInstanceUid, writer.path, digest);
+    } finally {
+      await writer.close();
+    }
   }
 
   private internals(): NetworkInternals {
@@ -219,6 +348,7 @@ class Association extends Scp {
     association.setMaxPduLength(config.maxPduLength);
     log.info('dimse association accepted', { ...who, contexts: association.getPresentationContexts().length, accepted });
     this.sendAssociationAccept();
+    this.fastPath = true;
   }
 
   override associationReleaseRequested(): void {
@@ -241,6 +371,12 @@ class Association extends Scp {
       void store.written.then(() => removeQuietly(store.path));
     }
     this.open.clear();
+    const r = this.receiving;
+    if (r) {
+      this.receiving = undefined;
+      this.shared.log.warn('dimse C-STORE interrupted, partial instance discarded', { callingAe: this.callingAe, remoteAddress: this.remoteAddress });
+      void r.writer.close().then(() => removeQuietly(r.writer.path));
+    }
   }
 
   override cEchoRequest(request: CEchoRequestT, callback: (response: DimseResponse) => void): void {
@@ -304,7 +440,7 @@ class Association extends Scp {
   }
 
   private async storeIncoming(request: CStoreRequestT, store: IncomingStore | undefined): Promise<{ code: number; comment?: string }> {
-    const { archive, log } = this.shared;
+    const { log } = this.shared;
     const uid = request.getAffectedSopInstanceUid();
     if (!store) return { code: STATUS.CannotUnderstand, comment: 'no dataset' };
     const writeError = await store.written;
@@ -314,13 +450,19 @@ class Association extends Scp {
       await removeQuietly(store.path);
       return { code: STATUS.OutOfResources, comment: 'cannot write temp file' };
     }
+    const digest: TempFileDigest = { sha256: store.hash.digest('hex'), sizeBytes: store.sizeBytes, synced: true, head: Buffer.concat(store.head) };
+    return this.archiveTemp(uid, store.path, digest);
+  }
+
+  /** Hands a complete, fsynced temp file to the archive; the status to answer with. */
+  private async archiveTemp(uid: string, path: string, digest: TempFileDigest): Promise<{ code: number; comment?: string }> {
+    const { archive, log } = this.shared;
     try {
-      const digest: TempFileDigest = { sha256: store.hash.digest('hex'), sizeBytes: store.sizeBytes, synced: true, head: Buffer.concat(store.head) };
-      const outcome = await archive.storeInstance({ tempFile: store.path, digest }, { via: 'dimse', sourceAe: this.callingAe, remoteAddress: this.remoteAddress });
+      const outcome = await archive.storeInstance({ tempFile: path, digest }, { via: 'dimse', sourceAe: this.callingAe, remoteAddress: this.remoteAddress });
       log.debug('dimse C-STORE', { sopInstanceUid: uid, callingAe: this.callingAe, status: outcome.status });
       return { code: STATUS.Success };
     } catch (e) {
-      await removeQuietly(store.path);
+      await removeQuietly(path);
       const code = isSrError(e) && (e.code.startsWith('DICOM_') || e.code === 'ARCHIVE_INSTANCE_INVALID' || e.code === 'ARCHIVE_CONFLICT') ? STATUS.CannotUnderstand : STATUS.OutOfResources;
       log.warn('dimse C-STORE refused', { sopInstanceUid: uid, callingAe: this.callingAe, code: isSrError(e) ? e.code : undefined, error: e instanceof Error ? e.message : String(e), status: code });
       return { code, comment: e instanceof Error ? e.message : String(e) };
