@@ -311,6 +311,81 @@ export function archiveSuite(name: string, makeFixture: () => Promise<ArchiveFix
       await rejects(a.putResult({ ...input, attachments: { '../x': new Uint8Array([1]) } }), 'ARCHIVE_INSTANCE_INVALID');
     }));
 
+    test('putResultAttachment: adds or replaces one attachment of a stored result', () => withArchive(async (a) => {
+      const r = await a.putResult({ analysisId: 'x', analysisVersion: '1', studyInstanceUid: '1.2', seriesInstanceUid: '1.2.3', status: 'ok', document: {}, attachments: { 'a.json': new Uint8Array([1]) } });
+      const r2 = await a.putResultAttachment(r.id, 'outputs.json', new Uint8Array([7, 7]));
+      assert.deepEqual(Object.keys(r2.attachments).sort(), ['a.json', 'outputs.json']);
+      assert.deepEqual(await a.blobs.get(r2.attachments['outputs.json'] as string), new Uint8Array([7, 7]));
+      await a.putResultAttachment(r.id, 'outputs.json', new Uint8Array([8]));
+      assert.deepEqual(await a.blobs.get((await a.getResult(r.id))?.attachments['outputs.json'] as string), new Uint8Array([8]));
+      await rejects(a.putResultAttachment('nope', 'outputs.json', new Uint8Array([1])), 'NOT_FOUND');
+      await rejects(a.putResultAttachment(r.id, '../x', new Uint8Array([1])), 'ARCHIVE_INSTANCE_INVALID');
+    }));
+
+    test('result deliveries: claimed once by concurrent claimers, leases expire and are retaken, a re-run supersedes', () => withArchive(async (a, fx) => {
+      const b = await fx.open({ recovery: false });
+      try {
+        const t = (s: number): Date => new Date(Date.UTC(2030, 0, 1) + s * 1000);
+        const dest = (ae: string, uids: string[]) => ({ destination: `${ae}@127.0.0.1:104`, target: { aeTitle: ae, host: '127.0.0.1', port: 104 }, sopInstanceUids: uids, maxAttempts: 3 });
+        const r1 = await a.replaceDeliveries('r1', [dest('A', ['1.1', '1.2']), dest('B', ['1.1', '1.2'])], t(0));
+        await b.replaceDeliveries('r2', [dest('A', ['2.1'])], t(0));
+        assert.deepEqual(r1.map((d) => [d.destination, d.state, d.attempts, d.generation, d.nextAttemptAt]), [
+          ['A@127.0.0.1:104', 'queued', 0, 1, t(0).toISOString()], ['B@127.0.0.1:104', 'queued', 0, 1, t(0).toISOString()],
+        ]);
+        assert.equal((await b.listDeliveries({ resultId: 'r1' }))[1]?.target.aeTitle, 'B');
+
+        // Six claimers from two archives at once: every delivery is claimed by exactly one, counted as an attempt.
+        const lease = 60_000;
+        const claims = (await Promise.all([a, b, a, b, a, b].map((x, i) => x.claimDeliveries({ owner: `w${i}`, leaseMs: lease, limit: 2, now: t(1) })))).flat();
+        assert.deepEqual(claims.map((c) => `${c.resultId}/${c.target.aeTitle}`).sort(), ['r1/A', 'r1/B', 'r2/A']);
+        assert.ok(claims.every((c) => c.attempts === 1 && c.claimToken.length > 0));
+        assert.deepEqual(await b.claimDeliveries({ owner: 'late', leaseMs: lease, limit: 10, now: t(2) }), [], 'all held');
+        const byKey = (k: string) => claims.find((c) => `${c.resultId}/${c.target.aeTitle}` === k) as (typeof claims)[number];
+        const r1a = byKey('r1/A');
+        const r1b = byKey('r1/B');
+        const r2a = byKey('r2/A');
+
+        assert.equal(await a.finishDeliveryAttempt({ ...r1a, claimToken: 'forged' }, { state: 'sent', remaining: [], error: null, nextAttemptAt: null }, t(3)), false);
+        assert.equal(await b.finishDeliveryAttempt(r1a, { state: 'sent', remaining: [], error: null, nextAttemptAt: null }, t(3)), true);
+        const err = { code: 'DIMSE_OPERATION_FAILED' as const, message: 'status 0xa700' };
+        assert.equal(await a.finishDeliveryAttempt(r1b, { state: 'retrying', remaining: ['1.2'], error: err, nextAttemptAt: t(10).toISOString() }, t(3)), true);
+        const [sentA, retryB] = await a.listDeliveries({ resultId: 'r1' });
+        assert.deepEqual([sentA?.state, sentA?.remaining, sentA?.nextAttemptAt, sentA?.error], ['sent', [], null, null]);
+        assert.deepEqual([retryB?.state, retryB?.remaining, retryB?.error, retryB?.attempts], ['retrying', ['1.2'], err, 1]);
+        assert.deepEqual((await a.listDeliveries({ pending: true })).map((d) => d.resultId).sort(), ['r1', 'r2']);
+
+        // Not due yet; then due (the failed instance only).
+        assert.deepEqual(await b.claimDeliveries({ owner: 'w', leaseMs: lease, limit: 10, now: t(5) }), []);
+        const [again] = await b.claimDeliveries({ owner: 'w', leaseMs: lease, limit: 10, now: t(11) });
+        assert.deepEqual([again?.destination, again?.remaining, again?.attempts], ['B@127.0.0.1:104', ['1.2'], 2]);
+
+        // A re-run supersedes r1/B while its attempt is in flight; r1/A (not configured any more) goes.
+        assert.ok(again);
+        const [sup] = await a.replaceDeliveries('r1', [dest('B', ['3.1'])], t(12));
+        assert.deepEqual([sup?.id, sup?.generation, sup?.attempts, sup?.state, sup?.remaining, sup?.error], [r1b.id, 2, 0, 'queued', ['3.1'], null]);
+        assert.equal((await b.listDeliveries({ resultId: 'r1' })).length, 1);
+        assert.deepEqual(await a.claimDeliveries({ owner: 'w', leaseMs: lease, limit: 10, now: t(13) }), [], 'the old attempt still holds it');
+        assert.equal(await b.finishDeliveryAttempt(again, { state: 'sent', remaining: [], error: null, nextAttemptAt: null }, t(14)), false, 'old objects: outcome dropped');
+        const [next] = await a.claimDeliveries({ owner: 'w', leaseMs: lease, limit: 10, now: t(15) });
+        assert.deepEqual([next?.id, next?.generation, next?.remaining, next?.attempts], [r1b.id, 2, ['3.1'], 1]);
+        assert.ok(next);
+        assert.equal(await a.finishDeliveryAttempt(next, { state: 'sent', remaining: [], error: null, nextAttemptAt: null }, t(16)), true);
+        // r2/A's worker "crashed": its claim holds until the lease ends, then another worker takes it over.
+        assert.equal(await a.renewDeliveryClaim(r2a, lease, t(30)), true);
+        assert.deepEqual(await b.claimDeliveries({ owner: 'w2', leaseMs: lease, limit: 10, now: t(80) }), [], 'renewed at 30 s: held until 90 s');
+        const [taken] = await b.claimDeliveries({ owner: 'w2', leaseMs: lease, limit: 10, now: t(91) });
+        assert.equal(taken?.id, r2a.id);
+        assert.equal(taken?.attempts, 2);
+        assert.equal(await a.renewDeliveryClaim(r2a, lease, t(92)), false, 'the old claim is lost');
+        assert.equal(await a.finishDeliveryAttempt(r2a, { state: 'sent', remaining: [], error: null, nextAttemptAt: null }, t(92)), false);
+        assert.equal((await a.listDeliveries({ resultId: 'r2' }))[0]?.state, 'queued', 'the lost claim wrote nothing');
+
+        await rejects(a.replaceDeliveries('r3', [{ ...dest('C', ['1']), maxAttempts: 0 }]), 'OUTPUT_FORWARD_FAILED');
+      } finally {
+        await b.close();
+      }
+    }));
+
     test('deleteSeries removes rows, then blobs, and empty parents', () => withArchive(async (a, fx) => {
       await ingestFolder(a, [join(work, 'doe'), join(work, 'roe')]);
       assert.equal(await a.deleteSeries(doe.SeriesInstanceUID), 4);

@@ -51,6 +51,17 @@ function ddl(bigint: string, text: string): string[] {
       status ${text} NOT NULL, document ${text} NOT NULL, attachments ${text} NOT NULL,
       created_at ${text} NOT NULL, job_id ${text},
       UNIQUE (analysis_id, analysis_version, series_uid))`,
+    // Result forwarding (types.ts DeliveryRecord): one row per (result, destination); JSON arrays of SOP UIDs.
+    `CREATE TABLE IF NOT EXISTS result_deliveries (
+      id ${text} PRIMARY KEY,
+      result_id ${text} NOT NULL, destination ${text} NOT NULL,
+      ae_title ${text} NOT NULL, host ${text} NOT NULL, port INTEGER NOT NULL,
+      generation INTEGER NOT NULL, objects ${text} NOT NULL, remaining ${text} NOT NULL,
+      state ${text} NOT NULL, attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+      error_code ${text}, error_message ${text}, next_attempt_at ${text},
+      claim_token ${text}, claimed_by ${text}, claim_expires_at ${text},
+      created_at ${text} NOT NULL, updated_at ${text} NOT NULL,
+      UNIQUE (result_id, destination))`,
     `CREATE INDEX IF NOT EXISTS studies_patient_id ON studies (patient_id)`,
     `CREATE INDEX IF NOT EXISTS studies_name ON studies (patient_name_norm)`,
     `CREATE INDEX IF NOT EXISTS studies_date ON studies (study_date, study_time, study_uid)`,
@@ -63,6 +74,8 @@ function ddl(bigint: string, text: string): string[] {
     `CREATE INDEX IF NOT EXISTS instances_blob ON instances (blob_key)`,
     `CREATE INDEX IF NOT EXISTS results_study ON results (study_uid)`,
     `CREATE INDEX IF NOT EXISTS results_series ON results (series_uid)`,
+    // The claim's scan: only deliveries still due (sent/failed ones have no next attempt).
+    `CREATE INDEX IF NOT EXISTS result_deliveries_due ON result_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL`,
   ];
 }
 

@@ -9,6 +9,10 @@ import { compileQuery, normalizeRow } from './query.ts';
 import { INSTANCE_COLUMNS, KeyedLock, instanceFromRow, storeInstance } from './store.ts';
 import { checkBlobKey } from './blob-store.ts';
 import { GroupCommit } from './group-commit.ts';
+import { claimDeliveries, finishDeliveryAttempt, listDeliveries, renewDeliveryClaim, replaceDeliveries } from './deliveries.ts';
+import type {
+  DeliveryClaim, DeliveryInput, DeliveryOutcome, DeliveryRecord,
+} from './types.ts';
 import type {
   Archive, BlobStore, InstanceOrigin, InstanceRecord, InstanceSource, QueryRequest, QueryRow, ResultInput, ResultRecord,
   SeriesRecord, SeriesStableEvent, StoreOutcome,
@@ -214,6 +218,49 @@ export class SqlArchive implements Archive {
       params,
     );
     return rows.map(resultFromRow);
+  }
+
+  async putResultAttachment(resultId: string, name: string, bytes: Uint8Array): Promise<ResultRecord> {
+    if (!ATTACHMENT_NAME.test(name)) throw new SrError('ARCHIVE_INSTANCE_INVALID', `invalid attachment name ${JSON.stringify(name)}`, { details: { name } });
+    const current = await this.getResult(resultId);
+    if (!current) throw new SrError('NOT_FOUND', `result ${resultId} not found`, { details: { resultId } });
+    // The key putResult gives it: a re-run's putResult then overwrites (or removes) this very blob.
+    const key = `results/${current.analysisId}/${current.analysisVersion}/${current.seriesInstanceUid}/${name}`;
+    checkBlobKey(key);
+    await this.blobs.put(key, { bytes });
+    if (current.attachments[name] === key) return current;
+    // Read and merged in one transaction, so a concurrent attachment of another name is not lost.
+    return this.db.tx(async (q) => {
+      // PostgreSQL: the row lock holds off a concurrent merge until this one commits (SQLite: BEGIN IMMEDIATE).
+      const lock = this.db.dialect.name === 'postgres' ? ' FOR UPDATE' : '';
+      const row = (await q.all(`SELECT attachments FROM results WHERE id = ?${lock}`, [resultId]))[0];
+      if (!row) throw new SrError('NOT_FOUND', `result ${resultId} not found`, { details: { resultId } });
+      const attachments = { ...(JSON.parse(String(row['attachments'])) as Record<string, string>), [name]: key };
+      const updated = await q.all(`UPDATE results SET attachments = ? WHERE id = ? RETURNING ${RESULT_COLUMNS}`, [JSON.stringify(attachments), resultId]);
+      const r = updated[0];
+      if (!r) throw new SrError('ARCHIVE_UNAVAILABLE', 'result attachment update returned no row');
+      return resultFromRow(r);
+    });
+  }
+
+  replaceDeliveries(resultId: string, deliveries: readonly DeliveryInput[], now?: Date): Promise<DeliveryRecord[]> {
+    return replaceDeliveries(this.db, resultId, deliveries, now);
+  }
+
+  listDeliveries(filter: { resultId?: string; pending?: boolean }): Promise<DeliveryRecord[]> {
+    return listDeliveries(this.db, filter);
+  }
+
+  claimDeliveries(o: { owner: string; leaseMs: number; limit: number; now?: Date }): Promise<DeliveryClaim[]> {
+    return claimDeliveries(this.db, o);
+  }
+
+  renewDeliveryClaim(claim: Pick<DeliveryClaim, 'id' | 'claimToken'>, leaseMs: number, now?: Date): Promise<boolean> {
+    return renewDeliveryClaim(this.db, claim, leaseMs, now);
+  }
+
+  finishDeliveryAttempt(claim: Pick<DeliveryClaim, 'id' | 'claimToken' | 'generation'>, outcome: DeliveryOutcome, now?: Date): Promise<boolean> {
+    return finishDeliveryAttempt(this.db, claim, outcome, now);
   }
 
   async deleteSeries(seriesInstanceUid: string): Promise<number> {

@@ -1,14 +1,18 @@
 /**
- * Forwarding result objects to C-STORE destinations (a PACS), as a step of its own after the result is stored:
- * queued in this process, retried with exponential backoff, never failing the analysis result. Each (result,
- * destination) delivery reports its state through `onStatus` (the wiring writes it next to the result, where
- * the API shows it); a destination that stays down ends `failed` with a coded error, and is logged.
+ * Forwarding result objects to C-STORE destinations (a PACS), as a step of its own after the result is stored,
+ * never failing the analysis result. Each (result, destination) delivery is a row of a durable store (the archive
+ * index: `DeliveryStore` is the shape of its delivery methods, so this module knows no archive): it survives a
+ * restart or crash, as an acknowledged instance does, and any number of worker processes share the store.
  *
- * Only the instances not yet acknowledged are sent again on a retry. A newer delivery of the same (result,
- * destination) — the analysis was re-run — supersedes a pending one. Deliveries pending when the process stops
- * are reported failed (not silently dropped); re-running the analysis sends them again.
+ * A worker claims due deliveries with a lease (renewed while it sends), so one worker at a time sends a delivery;
+ * the claim of a worker that died expires and another takes the delivery over. An attempt reads the objects not
+ * yet acknowledged from the archive, sends them in one association and records the outcome: sent, retrying with
+ * exponential backoff, or failed with a coded error once `maxAttempts` are used. Recording a new delivery of the
+ * same (result, destination) — the analysis was re-run — supersedes a pending one (store generation).
  */
-import { SrError, toSrError } from '../core/index.ts';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { isSrError, SrError, toSrError } from '../core/index.ts';
 import type { ErrorCode, Logger } from '../core/index.ts';
 
 export interface ForwardDestination {
@@ -35,6 +39,12 @@ export type ForwardSender = (destination: ForwardDestination, files: readonly Fo
 
 export type ForwardState = 'queued' | 'retrying' | 'sent' | 'failed';
 
+interface CodedError {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/** A delivery's state as the API shows it (`outputs.forwarding[destination]`). */
 export interface ForwardStatus {
   /** AE@host:port */
   readonly destination: string;
@@ -42,40 +52,96 @@ export interface ForwardStatus {
   readonly attempts: number;
   readonly sent: number;
   readonly total: number;
-  readonly error: { readonly code: ErrorCode; readonly message: string } | null;
+  readonly error: CodedError | null;
   readonly nextAttemptAt: string | null;
   readonly updatedAt: string;
 }
 
-export interface ForwardTask {
-  /** The result id: a newer task with the same key and destination supersedes a pending one. */
-  readonly key: string;
-  readonly destination: ForwardDestination;
-  readonly files: readonly ForwardFile[];
-  readonly onStatus?: (status: ForwardStatus) => Promise<void> | void;
+/** A stored delivery (archive types.ts DeliveryRecord). */
+export interface ForwardDelivery {
+  readonly id: string;
+  readonly resultId: string;
+  readonly destination: string;
+  readonly target: { readonly aeTitle: string; readonly host: string; readonly port: number };
+  readonly generation: number;
+  readonly sopInstanceUids: readonly string[];
+  readonly remaining: readonly string[];
+  readonly state: ForwardState;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly error: CodedError | null;
+  readonly nextAttemptAt: string | null;
+  readonly updatedAt: string;
+}
+
+export interface ForwardClaim extends ForwardDelivery {
+  readonly claimToken: string;
+}
+
+export interface ForwardOutcome {
+  readonly state: 'sent' | 'retrying' | 'failed';
+  readonly remaining: readonly string[];
+  readonly error: CodedError | null;
+  readonly nextAttemptAt: string | null;
+}
+
+export interface ForwardDeliveryInput {
+  readonly destination: string;
+  readonly target: { readonly aeTitle: string; readonly host: string; readonly port: number };
+  readonly sopInstanceUids: readonly string[];
+  readonly maxAttempts: number;
+}
+
+/** The durable side: the archive's delivery methods, and its instances (the objects' bytes). */
+export interface DeliveryStore {
+  replaceDeliveries(resultId: string, deliveries: readonly ForwardDeliveryInput[]): Promise<readonly ForwardDelivery[]>;
+  listDeliveries(filter: { resultId?: string; pending?: boolean }): Promise<readonly ForwardDelivery[]>;
+  claimDeliveries(o: { owner: string; leaseMs: number; limit: number }): Promise<readonly ForwardClaim[]>;
+  renewDeliveryClaim(claim: Pick<ForwardClaim, 'id' | 'claimToken'>, leaseMs: number): Promise<boolean>;
+  finishDeliveryAttempt(claim: Pick<ForwardClaim, 'id' | 'claimToken' | 'generation'>, outcome: ForwardOutcome): Promise<boolean>;
+  readInstance(sopInstanceUid: string): Promise<Uint8Array>;
 }
 
 export interface ForwardQueueOptions {
+  readonly store: DeliveryStore;
   readonly send: ForwardSender;
   readonly log: Logger;
-  /** Attempts per delivery, the first included. Default 5. */
+  /** Attempts per delivery, the first included (recorded with each new delivery). Default 5. */
   readonly maxAttempts?: number;
   /** Delay before the first retry; doubles per attempt up to `maxRetryDelayMs`. Default 30 s. */
   readonly retryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
+  /** How long a claim holds without renewal (renewed every third of it while sending). Default 120 s. */
+  readonly leaseMs?: number;
+  /** How often the store is polled for due deliveries (retries, other processes' results). Default 2 s. */
+  readonly pollMs?: number;
+  /** Deliveries this process sends at once. Default 4. */
+  readonly concurrency?: number;
+  /** Claim owner, for the logs and the row (default host:pid:random). */
+  readonly owner?: string;
+}
+
+export interface ForwardTask {
+  /** The result id. */
+  readonly key: string;
+  /** Where its objects go now; an earlier delivery to a destination not listed is removed. */
+  readonly destinations: readonly ForwardDestination[];
+  /** The result's DICOM objects, as archive instances. */
+  readonly sopInstanceUids: readonly string[];
 }
 
 export interface ForwardQueue {
-  enqueue(task: ForwardTask): void;
-  /** Deliveries queued, in flight or waiting for a retry. */
-  readonly pending: number;
-  /** Resolves when nothing is pending (tests, orderly shutdown). */
+  /** Records the result's deliveries (durable when it resolves) and wakes the senders. */
+  enqueue(task: ForwardTask): Promise<void>;
+  /** Attempts running in this process. */
+  readonly inFlight: number;
+  /** Resolves when no delivery is pending in the store nor in flight here (tests). */
   idle(): Promise<void>;
-  /** Stops retrying: in-flight sends finish, waiting ones are reported failed. */
+  /** Stops claiming; attempts in flight finish and record their outcome. Pending deliveries stay in the store. */
   stop(): Promise<void>;
 }
 
-export function destinationLabel(d: ForwardDestination): string {
+export function destinationLabel(d: Pick<ForwardDestination, 'aeTitle' | 'host' | 'port'>): string {
   return `${d.aeTitle}@${d.host}:${d.port}`;
 }
 
@@ -84,124 +150,173 @@ export function destinationsFor(destinations: readonly ForwardDestination[], ana
   return destinations.filter((d) => d.analyses === undefined || d.analyses === '*' || d.analyses.includes(analysisId));
 }
 
-interface Delivery {
-  readonly task: ForwardTask;
-  readonly label: string;
-  remaining: ForwardFile[];
-  attempts: number;
-  timer: NodeJS.Timeout | undefined;
-  superseded: boolean;
+/** A stored delivery as the API shows it. */
+export function forwardStatus(d: ForwardDelivery): ForwardStatus {
+  return {
+    destination: d.destination, state: d.state, attempts: d.attempts, sent: d.sopInstanceUids.length - d.remaining.length, total: d.sopInstanceUids.length,
+    error: d.error, nextAttemptAt: d.nextAttemptAt, updatedAt: d.updatedAt,
+  };
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 export function createForwardQueue(o: ForwardQueueOptions): ForwardQueue {
   const maxAttempts = Math.max(1, o.maxAttempts ?? 5);
   const baseDelay = o.retryDelayMs ?? 30_000;
   const maxDelay = o.maxRetryDelayMs ?? 15 * 60_000;
-  const active = new Map<string, Delivery>();
+  const leaseMs = o.leaseMs ?? 120_000;
+  const pollMs = o.pollMs ?? 2000;
+  const concurrency = Math.max(1, o.concurrency ?? 4);
+  const owner = o.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const { store, log } = o;
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
-  const idleWaiters: (() => void)[] = [];
+  let ticking = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
 
-  const settle = (id: string, d: Delivery): void => {
-    if (active.get(id) === d) active.delete(id);
-    if (active.size === 0) for (const w of idleWaiters.splice(0)) w();
+  const schedule = (delayMs: number): void => {
+    if (stopped) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (timer !== undefined && timerAt <= at) return;
+    clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => {
+      timer = undefined;
+      timerAt = Infinity;
+      void tick();
+    }, Math.max(0, delayMs));
+    timer.unref();
   };
 
-  const report = async (d: Delivery, state: ForwardState, error: ForwardStatus['error'], nextAttemptAt: Date | null): Promise<void> => {
-    if (d.superseded) return;
-    const status: ForwardStatus = {
-      destination: d.label, state, attempts: d.attempts, sent: d.task.files.length - d.remaining.length, total: d.task.files.length,
-      error, nextAttemptAt: nextAttemptAt?.toISOString() ?? null, updatedAt: new Date().toISOString(),
-    };
+  /** One attempt of a claimed delivery; its outcome goes to the store, which releases the claim. */
+  const attempt = async (c: ForwardClaim): Promise<void> => {
+    const ctx = { result: c.resultId, to: c.destination, attempt: c.attempts };
+    let finished = false;
+    const renew = setInterval(() => {
+      store.renewDeliveryClaim(c, leaseMs).then((held) => {
+        if (!held && !finished) log.warn('forward: claim lost during an attempt (superseded or expired)', ctx);
+      }, (e: unknown) => log.warn('forward: claim not renewed', { ...ctx, error: message(e) }));
+    }, Math.max(10, Math.floor(leaseMs / 3)));
+    renew.unref();
     try {
-      await d.task.onStatus?.(status);
-    } catch (e) {
-      o.log.error('forward: status could not be recorded', { result: d.task.key, to: d.label, error: e instanceof Error ? e.message : String(e) });
+      const outcome = await run(c);
+      finished = true;
+      const recorded = await store.finishDeliveryAttempt(c, outcome);
+      if (!recorded) log.info('forward: outcome dropped, the delivery was superseded or taken over meanwhile', { ...ctx, state: outcome.state });
+      else if (outcome.state === 'sent') log.info('result objects forwarded', { ...ctx, instances: c.sopInstanceUids.length });
+      else if (outcome.state === 'failed') log.error('forward failed; giving up', { ...ctx, code: outcome.error?.code, error: outcome.error?.message });
+      else log.warn('forward failed; will retry', { ...ctx, nextAttemptAt: outcome.nextAttemptAt, code: outcome.error?.code, error: outcome.error?.message });
+      if (recorded && outcome.nextAttemptAt !== null) schedule(Date.parse(outcome.nextAttemptAt) - Date.now());
+    } finally {
+      clearInterval(renew);
     }
   };
 
-  const attempt = async (id: string, d: Delivery): Promise<void> => {
-    d.timer = undefined;
-    if (d.superseded) return;
-    d.attempts++;
+  const run = async (c: ForwardClaim): Promise<ForwardOutcome> => {
+    const failed = (error: CodedError, remaining: readonly string[]): ForwardOutcome => ({ state: 'failed', remaining, error, nextAttemptAt: null });
+    if (c.attempts > c.maxAttempts) {
+      // The claim counts an attempt before sending: the last one was cut short (the worker died or lost its claim).
+      return failed({ code: 'OUTPUT_FORWARD_FAILED', message: `not sent to ${c.destination}: ${c.maxAttempts} attempts used, the last one did not finish` }, c.remaining);
+    }
+    let remaining = [...c.remaining];
     let error: SrError | undefined;
     try {
-      const outcomes = await o.send(d.task.destination, d.remaining);
-      const failed = new Set(outcomes.filter((r) => !r.ok).map((r) => r.sopInstanceUid));
-      const unanswered = d.remaining.filter((f) => !outcomes.some((r) => r.sopInstanceUid === f.sopInstanceUid));
-      d.remaining = d.remaining.filter((f) => failed.has(f.sopInstanceUid) || unanswered.includes(f));
-      if (d.remaining.length > 0) {
+      const files: ForwardFile[] = [];
+      for (const uid of remaining) files.push({ sopInstanceUid: uid, bytes: await store.readInstance(uid) });
+      const outcomes = await o.send({ aeTitle: c.target.aeTitle, host: c.target.host, port: c.target.port }, files);
+      const acked = new Set(outcomes.filter((r) => r.ok).map((r) => r.sopInstanceUid));
+      remaining = remaining.filter((uid) => !acked.has(uid));
+      if (remaining.length > 0) {
         const first = outcomes.find((r) => !r.ok)?.error ?? 'no response';
-        error = new SrError('DIMSE_OPERATION_FAILED', `${d.label} did not store ${d.remaining.length} of ${d.task.files.length} objects: ${first}`);
+        error = new SrError('DIMSE_OPERATION_FAILED', `${c.destination} did not store ${remaining.length} of ${c.sopInstanceUids.length} objects: ${first}`);
       }
     } catch (e) {
-      error = toSrError(e, 'OUTPUT_FORWARD_FAILED', `forward to ${d.label} failed`);
+      // An object gone from the archive will not come back by retrying (a re-run records a new delivery).
+      if (isSrError(e) && e.code === 'NOT_FOUND') return failed({ code: e.code, message: e.message }, remaining);
+      error = toSrError(e, 'OUTPUT_FORWARD_FAILED', `forward to ${c.destination} failed`);
     }
-    if (d.superseded) return;
-    if (!error) {
-      o.log.info('result objects forwarded', { result: d.task.key, to: d.label, instances: d.task.files.length, attempts: d.attempts });
-      await report(d, 'sent', null, null);
-      settle(id, d);
-      return;
-    }
+    if (!error) return { state: 'sent', remaining: [], error: null, nextAttemptAt: null };
     const coded = { code: error.code, message: error.message };
-    if (d.attempts >= maxAttempts || stopped) {
-      o.log.error('forward failed; giving up', { result: d.task.key, to: d.label, attempts: d.attempts, code: error.code, error: error.message });
-      await report(d, 'failed', coded, null);
-      settle(id, d);
-      return;
-    }
-    const delay = Math.min(maxDelay, baseDelay * 2 ** (d.attempts - 1));
-    o.log.warn('forward failed; will retry', { result: d.task.key, to: d.label, attempts: d.attempts, retryInMs: delay, code: error.code, error: error.message });
-    await report(d, 'retrying', coded, new Date(Date.now() + delay));
-    if (d.superseded || stopped) {
-      if (!d.superseded) await report(d, 'failed', coded, null);
-      settle(id, d);
-      return;
-    }
-    d.timer = setTimeout(() => run(id, d), delay);
+    if (c.attempts >= c.maxAttempts) return failed(coded, remaining);
+    const delay = Math.min(maxDelay, baseDelay * 2 ** (c.attempts - 1));
+    return { state: 'retrying', remaining, error: coded, nextAttemptAt: new Date(Date.now() + delay).toISOString() };
   };
 
-  const run = (id: string, d: Delivery): void => {
-    const p = attempt(id, d).catch((e: unknown) => {
-      o.log.error('forward: unexpected failure', { result: d.task.key, to: d.label, error: e instanceof Error ? e.message : String(e) });
-      settle(id, d);
+  const launch = (c: ForwardClaim): void => {
+    const p = attempt(c).catch((e: unknown) => {
+      // The outcome could not be recorded (store unavailable): the claim expires and the attempt is made again.
+      log.error('forward: attempt not recorded; retried once its claim expires', { result: c.resultId, to: c.destination, error: message(e) });
     });
     inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
+    void p.finally(() => {
+      inFlight.delete(p);
+      void tick();
+    });
   };
 
+  let claiming: Promise<void> = Promise.resolve();
+  const tick = async (): Promise<void> => {
+    if (stopped) return;
+    if (ticking) {
+      again = true;
+      return;
+    }
+    ticking = true;
+    let done = (): void => undefined;
+    claiming = new Promise((r) => (done = r));
+    try {
+      const free = concurrency - inFlight.size;
+      if (free > 0) for (const c of await store.claimDeliveries({ owner, leaseMs, limit: free })) launch(c);
+    } catch (e) {
+      log.error('forward: deliveries could not be claimed', { error: message(e) });
+    } finally {
+      ticking = false;
+      done();
+    }
+    if (again) {
+      again = false;
+      void tick();
+    } else schedule(pollMs);
+  };
+
+  // Starting is resuming: whatever a stopped or crashed worker left pending is due (or becomes due) now.
+  schedule(0);
+
   return {
-    enqueue(task) {
+    async enqueue(task) {
       if (stopped) throw new SrError('OUTPUT_FORWARD_FAILED', 'the forward queue is stopped');
-      const label = destinationLabel(task.destination);
-      const id = `${task.key}|${label}`;
-      const previous = active.get(id);
-      if (previous) {
-        previous.superseded = true;
-        if (previous.timer) clearTimeout(previous.timer);
+      const seen = new Set<string>();
+      const deliveries: ForwardDeliveryInput[] = [];
+      for (const d of task.destinations) {
+        const label = destinationLabel(d);
+        if (seen.has(label)) continue;
+        seen.add(label);
+        deliveries.push({ destination: label, target: { aeTitle: d.aeTitle, host: d.host, port: d.port }, sopInstanceUids: task.sopInstanceUids, maxAttempts });
       }
-      const d: Delivery = { task, label, remaining: [...task.files], attempts: 0, timer: undefined, superseded: false };
-      active.set(id, d);
-      void report(d, 'queued', null, null);
-      run(id, d);
+      await store.replaceDeliveries(task.key, task.sopInstanceUids.length > 0 ? deliveries : []);
+      void tick();
     },
-    get pending() {
-      return active.size;
+    get inFlight() {
+      return inFlight.size;
     },
-    idle() {
-      return active.size === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+    async idle() {
+      for (;;) {
+        if (inFlight.size === 0 && !ticking && (stopped || (await store.listDeliveries({ pending: true })).length === 0)) {
+          if (inFlight.size === 0) return;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
     },
     async stop() {
       stopped = true;
-      const waiting = [...active.entries()].filter(([, d]) => d.timer !== undefined);
-      for (const [id, d] of waiting) {
-        clearTimeout(d.timer);
-        d.timer = undefined;
-        o.log.error('forward abandoned at shutdown; re-run the analysis to send it again', { result: d.task.key, to: d.label, attempts: d.attempts });
-        await report(d, 'failed', { code: 'OUTPUT_FORWARD_FAILED', message: `not sent to ${d.label}: the worker stopped while waiting to retry (${d.attempts} attempts); re-run the analysis to send again` }, null);
-        settle(id, d);
-      }
+      clearTimeout(timer);
+      timer = undefined;
+      // A claim made as we stopped is launched (not left held until its lease expires), then awaited.
+      await claiming;
       await Promise.all([...inFlight]);
     },
   };

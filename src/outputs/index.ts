@@ -1,7 +1,7 @@
 /**
  * Result → DICOM objects (analysis → outputs → archive): key image Secondary Captures and a Comprehensive SR per
- * result, plus the queued, retried C-STORE forwarding of those objects. Knows no archive and no network library:
- * the wiring (src/server) stores the objects and passes the sender in.
+ * result, plus the durable, retried C-STORE forwarding of those objects. Knows no archive and no network library:
+ * the wiring (src/server) stores the objects and passes the delivery store (the archive index) and the sender in.
  */
 export { buildResultObjects, outputSeries, OUTPUTS_ATTACHMENT } from './build.ts';
 export type { OutputObject, ResultObjectsInput } from './build.ts';
@@ -11,5 +11,8 @@ export { renderKeyImages, buildKeyImageSeries, keyImageSeriesUid, SECONDARY_CAPT
 export type { KeyImageFinding, RenderedKeyImage } from './secondary-capture.ts';
 export { buildFindingsReport, reportSeriesUid, COMPREHENSIVE_SR_STORAGE, unitOfPath } from './structured-report.ts';
 export type { SrFinding } from './structured-report.ts';
-export { createForwardQueue, destinationsFor, destinationLabel } from './forward-queue.ts';
-export type { ForwardDestination, ForwardFile, ForwardQueue, ForwardQueueOptions, ForwardSender, ForwardState, ForwardStatus, ForwardTask, SendOutcome } from './forward-queue.ts';
+export { createForwardQueue, destinationsFor, destinationLabel, forwardStatus } from './forward-queue.ts';
+export type {
+  DeliveryStore, ForwardClaim, ForwardDelivery, ForwardDeliveryInput, ForwardDestination, ForwardFile, ForwardOutcome, ForwardQueue, ForwardQueueOptions,
+  ForwardSender, ForwardState, ForwardStatus, ForwardTask, SendOutcome,
+} from './forward-queue.ts';

@@ -2,8 +2,9 @@
  * Archive → engine → archive: routing rules, a stored series as an engine input, and the job handler, which loads
  * the series from the archive, runs that one analysis with the same runner as the CLI, and stores the result
  * (findings document + label map + key images) back in the archive, then its DICOM objects (src/outputs: key
- * image SC series + findings SR) as archive instances, queued for C-STORE forwarding where configured. The stable-series poller that queues the
- * jobs is in stable-poller.ts.
+ * image SC series + findings SR) as archive instances, and records their C-STORE deliveries where configured (durable,
+ * in the archive index; src/outputs forward-queue sends them). The stable-series poller that queues the jobs is in
+ * stable-poller.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import type { AnalysisManifest, AnalysisRegistry, AnalysisResultJson, Finding, L
 import { encodeNifti, lpsToIjk } from '../imaging/index.ts';
 import type { JobHandler } from '../jobs/index.ts';
 import { buildResultObjects, destinationLabel, destinationsFor, outputSeries, OUTPUTS_ATTACHMENT, renderKeyImages } from '../outputs/index.ts';
-import type { ForwardDestination, ForwardQueue, ForwardStatus, KeyImageFinding, OutputObject, OutputProvenance, RenderedKeyImage } from '../outputs/index.ts';
+import type { ForwardDestination, ForwardQueue, KeyImageFinding, OutputObject, OutputProvenance, RenderedKeyImage } from '../outputs/index.ts';
 import { renderSlicePng } from '../report/index.ts';
 import type { RoutingRule } from './config.ts';
 
@@ -121,14 +122,16 @@ function attachmentSink(into: Record<string, Uint8Array>, outputs: SinkOutputs):
   };
 }
 
-/** outputs.json: the result's DICOM objects, a build error if there was one, and the state per destination. */
+/**
+ * outputs.json: the result's DICOM objects and a build error if there was one. Their forwarding state lives in the
+ * archive's deliveries (the API joins it in as `outputs.forwarding`), not here: several workers write it.
+ */
 export interface OutputsManifest {
   objects: { name: string; kind: string; sopClassUid: string; seriesInstanceUid: string; sopInstanceUid: string }[];
   error: { code: ErrorCode; message: string } | null;
-  forwarding: Record<string, ForwardStatus>;
 }
 
-/** Forwarding as the job handler uses it: where each analysis's results go, and the queue that sends them. */
+/** Forwarding as the job handler uses it: where each analysis's results go, and the queue that records and sends them. */
 export interface ResultForwarding {
   readonly destinations: readonly ForwardDestination[];
   readonly queue: ForwardQueue;
@@ -199,7 +202,7 @@ export function createJobHandler(o: JobHandlerOptions): JobHandler {
     if (r.status === 'failed') {
       throw new SrError(errorCode(r.error?.code), r.error?.message ?? r.reason ?? 'analysis failed', { details: { analysis: m.id, series: job.seriesInstanceUid } });
     }
-    const manifest: OutputsManifest = { objects: [], error: null, forwarding: {} };
+    const manifest: OutputsManifest = { objects: [], error: null };
     const stored = await o.archive.putResult({
       analysisId: m.id, analysisVersion: m.version, studyInstanceUid: job.studyInstanceUid, seriesInstanceUid: job.seriesInstanceUid,
       status: r.status, document: r, attachments: { ...attachments, [OUTPUTS_ATTACHMENT]: manifestBytes(manifest) }, jobId: job.id,
@@ -211,26 +214,16 @@ export function createJobHandler(o: JobHandlerOptions): JobHandler {
 }
 
 /**
- * After the result is stored: its DICOM objects into the archive, then queued for forwarding. Neither step fails
- * the result: a failure is recorded in outputs.json with its code (the API shows it) and logged.
+ * After the result is stored: its DICOM objects into the archive, then their deliveries recorded (superseding those
+ * of a previous run's objects). Objects that cannot be built or stored do not fail the result: the failure is
+ * recorded in outputs.json with its code (the API shows it). Deliveries that cannot be recorded (the index is
+ * unavailable) fail the job, so its retry records them: once the job has succeeded, they are durable.
  */
 async function publishOutputs(
   o: JobHandlerOptions,
   x: { stored: ResultRecord; result: AnalysisResultJson; header: SeriesHeader; sink: SinkOutputs; manifest: OutputsManifest },
 ): Promise<void> {
   const { stored, result: r, manifest } = x;
-  const manifestKey = stored.attachments[OUTPUTS_ATTACHMENT];
-  // One write at a time, in the order the states happened (forward statuses arrive from several destinations).
-  let writes = Promise.resolve();
-  const save = (): Promise<void> => {
-    const bytes = manifestBytes(manifest);
-    writes = writes.then(async () => {
-      if (manifestKey) await o.archive.blobs.put(manifestKey, { bytes });
-    }).catch((e: unknown) => {
-      o.log.error('outputs.json could not be written', { result: stored.id, error: e instanceof Error ? e.message : String(e) });
-    });
-    return writes;
-  };
   const provenance: OutputProvenance = { resultId: stored.id, analysisId: stored.analysisId, analysisVersion: stored.analysisVersion, createdAt: r.provenance.startedAt };
   let objects: OutputObject[] = [];
   try {
@@ -253,17 +246,17 @@ async function publishOutputs(
     o.log.error('result DICOM objects not stored; the findings result stands', { result: stored.id, code: err.code, error: err.message });
     objects = [];
   }
-  const destinations = o.forwarding && objects.length > 0 ? destinationsFor(o.forwarding.destinations, stored.analysisId) : [];
-  for (const d of destinations) manifest.forwarding[destinationLabel(d)] = { destination: destinationLabel(d), state: 'queued', attempts: 0, sent: 0, total: objects.length, error: null, nextAttemptAt: null, updatedAt: new Date().toISOString() };
-  await save();
-  for (const d of destinations) {
-    o.forwarding?.queue.enqueue({
-      key: stored.id, destination: d, files: objects.map((b) => ({ sopInstanceUid: b.sopInstanceUid, bytes: b.bytes })),
-      onStatus: (status) => {
-        manifest.forwarding[status.destination] = status;
-        return save();
-      },
-    });
+  try {
+    await o.archive.putResultAttachment(stored.id, OUTPUTS_ATTACHMENT, manifestBytes(manifest));
+  } catch (e) {
+    o.log.error('outputs.json could not be written', { result: stored.id, error: e instanceof Error ? e.message : String(e) });
+  }
+  const sopInstanceUids = objects.map((b) => b.sopInstanceUid);
+  if (o.forwarding) {
+    await o.forwarding.queue.enqueue({ key: stored.id, destinations: destinationsFor(o.forwarding.destinations, stored.analysisId), sopInstanceUids });
+  } else if ((await o.archive.listDeliveries({ resultId: stored.id })).length > 0) {
+    // Forwarding configured off since the last run: the old objects' deliveries go (nothing would send them).
+    await o.archive.replaceDeliveries(stored.id, []);
   }
 }
 

@@ -1,11 +1,13 @@
 /**
  * Result → DICOM objects → archive → forwarded to a real PACS (a private Orthanc), through the job handler the
- * workers run; a destination that is down fails only its delivery, with a coded error the API shows.
+ * workers run; a destination that is down fails only its delivery, with a coded error the API shows; a delivery
+ * pending when the worker stops is sent by the next worker once the destination is up.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { silentLogger } from '../core/index.ts';
+import { openArchive } from '../archive/index.ts';
 import { storeInstances } from '../dimse/index.ts';
 import { createRegistry } from '../engine/index.ts';
 import { createForwardQueue, outputSeries } from '../outputs/index.ts';
@@ -13,7 +15,9 @@ import type { ForwardDestination, ForwardQueue } from '../outputs/index.ts';
 import { freePort, startOrthanc } from '../../test/support/orthanc.ts';
 import type { RunningOrthanc } from '../../test/support/orthanc.ts';
 import { createApp } from './app.ts';
+import { DEFAULT_CONFIG } from './config.ts';
 import { createJobHandler, storeOutputObjects } from './engine-wiring.ts';
+import { resultForwarding } from './runtime.ts';
 import { ingestTiny, openTestParts, quickAnalysis } from './test-fixtures.ts';
 import type { TestServerParts } from './test-fixtures.ts';
 
@@ -29,7 +33,7 @@ before(async () => {
   pacs = { aeTitle: 'ORTHANC', host: '127.0.0.1', port: orthanc.dicomPort };
   down = { aeTitle: 'DOWN', host: '127.0.0.1', port: await freePort(), analyses: ['quick-test'] };
   queue = createForwardQueue({
-    log: silentLogger, maxAttempts: 2, retryDelayMs: 20,
+    store: parts.archive, log: silentLogger, maxAttempts: 2, retryDelayMs: 20, pollMs: 20,
     send: async (dest, files) => (await storeInstances(dest, files.map((f) => ({ bytes: f.bytes })), { callingAe: 'SECONDREADER' }))
       .map((r) => ({ sopInstanceUid: r.sopInstanceUid ?? r.source, ok: r.ok, ...(r.error !== undefined ? { error: r.error } : {}) })),
   });
@@ -104,4 +108,54 @@ test('a stored result gets its SC + SR in the archive (QIDO-visible), forwarded 
   await storeOutputObjects(parts.archive, [{ name: 'report.dcm', kind: 'report', seriesInstanceUid: uids.report, sopInstanceUid: sr[0]?.sopInstanceUid ?? '', sopClassUid: sr[0]?.sopClassUid ?? '', bytes: srBytes }], [uids.keyImages, uids.report], { via: 'result' });
   assert.equal((await parts.archive.listInstances({ seriesInstanceUid: uids.keyImages })).length, 0);
   assert.equal((await parts.archive.listInstances({ seriesInstanceUid: uids.report })).length, 1);
+});
+
+test('a delivery pending when its worker stops (destination down) is sent after a restart, once the destination is up', { timeout: 60_000 }, async () => {
+  const series = await ingestTiny(parts, 'restart');
+  const registry = createRegistry([quickAnalysis({ id: 'quick-test' })]);
+  const late = { aeTitle: 'LATE', host: '127.0.0.1', port: await freePort() };
+  const config = { ...DEFAULT_CONFIG, dataDir: join(parts.dir, 'data'), forward: [late], forwardRetry: { maxAttempts: 5, retryDelaySeconds: 0.05 } };
+  // The worker as `serve`/`worker` compose it (runtime.ts), its destination down.
+  const first = resultForwarding(config, registry, parts.archive, silentLogger);
+  assert.ok(first);
+  const handler = createJobHandler({ archive: parts.archive, registry, log: silentLogger, aeTitle: 'SECONDREADER', forwarding: first });
+  const job = await parts.queue.enqueue({ analysisId: 'quick-test', analysisVersion: '1.0.0', studyInstanceUid: series.StudyInstanceUID, seriesInstanceUid: series.SeriesInstanceUID, trigger: 'manual', force: true });
+  const { resultId } = await handler({ job, signal: new AbortController().signal, progress: () => undefined });
+  assert.ok(resultId);
+  const deliveries = () => parts.archive.listDeliveries({ resultId });
+  while (!(await deliveries()).some((d) => d.state === 'retrying')) await new Promise((r) => setTimeout(r, 20));
+  await first.queue.stop();
+  const [pending] = await deliveries();
+  assert.equal(pending?.state, 'retrying', 'kept pending across the stop, not failed');
+  assert.match(String(pending?.error?.code), /^(DIMSE_ASSOCIATION_FAILED|DIMSE_TIMEOUT|OUTPUT_FORWARD_FAILED)$/);
+
+  // The destination comes up; a new worker (its own archive connection, as a restarted process) resumes the delivery.
+  const pacs2 = await startOrthanc({ aet: 'LATE', dicomPort: late.port, storageDir: join(parts.dir, 'orthanc-late') });
+  const archive2 = await openArchive({ backend: 'sqlite', dataDir: join(parts.dir, 'data'), recovery: false }, silentLogger);
+  const second = resultForwarding(config, registry, archive2, silentLogger);
+  try {
+    assert.ok(second);
+    await second.queue.idle();
+    const [done] = await archive2.listDeliveries({ resultId });
+    assert.deepEqual([done?.state, done?.error, done?.remaining], ['sent', null, []]);
+    assert.ok((done?.attempts ?? 0) >= 2);
+    const uids = outputSeries({ resultId, analysisId: 'quick-test', analysisVersion: '1.0.0', createdAt: '' });
+    const ours = [...(await archive2.listInstances({ seriesInstanceUid: uids.keyImages })), ...(await archive2.listInstances({ seriesInstanceUid: uids.report }))].map((i) => i.sopInstanceUid);
+    const found = (await pacs2.rest('/tools/find', { body: { Level: 'Instance', Query: { StudyInstanceUID: series.StudyInstanceUID }, Expand: true } })) as { MainDicomTags: Json }[];
+    assert.deepEqual(found.map((i) => i.MainDicomTags['SOPInstanceUID']).sort(), ours.sort());
+
+    // The API reads the state from the store.
+    const app = await createApp({ archive: archive2, queue: parts.queue, registry, log: silentLogger });
+    try {
+      const body = (await app.inject({ method: 'GET', url: `/api/v1/results/${resultId}` })).json<{ outputs: { forwarding: Record<string, Json> } }>();
+      assert.deepEqual(Object.keys(body.outputs.forwarding), [`LATE@127.0.0.1:${late.port}`]);
+      assert.deepEqual([body.outputs.forwarding[`LATE@127.0.0.1:${late.port}`]?.['state'], body.outputs.forwarding[`LATE@127.0.0.1:${late.port}`]?.['sent']], ['sent', 2]);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await second?.queue.stop();
+    await archive2.close();
+    await pacs2.stop();
+  }
 });

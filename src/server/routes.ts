@@ -8,7 +8,7 @@ import type { Logger } from '../core/index.ts';
 import type { Archive, ResultRecord } from '../archive/index.ts';
 import type { AnalysisRegistry } from '../engine/index.ts';
 import type { JobQueue, JobState } from '../jobs/index.ts';
-import { OUTPUTS_ATTACHMENT } from '../outputs/index.ts';
+import { forwardStatus, OUTPUTS_ATTACHMENT } from '../outputs/index.ts';
 import { ANALYSIS, errors, JOB, JOB_STATE, page, PAGING, RESULT, SERIES, STUDY_MATCH_KEYS, STUDY_ROW, UID } from './schemas.ts';
 import type { JsonSchema } from './schemas.ts';
 
@@ -57,16 +57,25 @@ function query<T>(req: FastifyRequest): T {
   return req.query as T;
 }
 
-/** The result as served: attachments as links, and `outputs` (its DICOM objects, forwarding state) inlined. */
+/**
+ * The result as served: attachments as links, and `outputs` inlined: its DICOM objects (outputs.json) and their
+ * forwarding state per destination, read from the archive's deliveries.
+ */
 async function resultJson(d: ApiDeps, r: ResultRecord): Promise<Record<string, unknown>> {
-  let outputs: unknown = null;
+  let outputs: Record<string, unknown> | null = null;
   const key = Object.hasOwn(r.attachments, OUTPUTS_ATTACHMENT) ? r.attachments[OUTPUTS_ATTACHMENT] : undefined;
   if (key !== undefined) {
     try {
-      outputs = JSON.parse(Buffer.from(await d.archive.blobs.get(key)).toString('utf8'));
+      outputs = JSON.parse(Buffer.from(await d.archive.blobs.get(key)).toString('utf8')) as Record<string, unknown>;
     } catch (e) {
       d.log.warn('result outputs.json unreadable', { result: r.id, error: e instanceof Error ? e.message : String(e) });
     }
+  }
+  if (outputs !== null) {
+    const deliveries = await d.archive.listDeliveries({ resultId: r.id });
+    // Results stored before deliveries were durable kept their state in outputs.json: shown as they were.
+    const legacy = typeof outputs['forwarding'] === 'object' && outputs['forwarding'] !== null ? outputs['forwarding'] : {};
+    outputs = { ...outputs, forwarding: deliveries.length > 0 ? Object.fromEntries(deliveries.map((x) => [x.destination, forwardStatus(x)])) : legacy };
   }
   return {
     ...r,

@@ -71,13 +71,16 @@ export async function openStores(config: ServerConfig, log: Logger, options: { a
 }
 
 /**
- * Result forwarding: a queue that C-STOREs each result's DICOM objects to the destinations configured for its
- * analysis, retried with backoff (src/outputs forward-queue). Undefined when no destination is configured.
+ * Result forwarding: C-STOREs each result's DICOM objects to the destinations configured for its analysis, retried
+ * with backoff; the deliveries are rows of the archive index, so they survive restarts and every worker process
+ * sharing the archive takes its part (src/outputs forward-queue). Starting it resumes the pending ones. Undefined
+ * when no destination is configured.
  */
-function resultForwarding(config: ServerConfig, registry: AnalysisRegistry, log: Logger): ResultForwarding | undefined {
+export function resultForwarding(config: ServerConfig, registry: AnalysisRegistry, archive: Archive, log: Logger): ResultForwarding | undefined {
   if (config.forward.length === 0) return undefined;
   checkForwardDestinations(config.forward, registry);
   const queue = createForwardQueue({
+    store: archive,
     log,
     maxAttempts: config.forwardRetry.maxAttempts,
     retryDelayMs: config.forwardRetry.retryDelaySeconds * 1000,
@@ -141,7 +144,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       const sup = superviseWorker({ command: o.workerProcess.command, args: o.workerProcess.args, env: childEnv(config, o.workerProcess.env ?? process.env), log });
       closers.push(() => sup.stop());
     } else if (config.workers > 0) {
-      const forwarding = resultForwarding(config, registry, log);
+      const forwarding = resultForwarding(config, registry, archive, log);
       // Closed in reverse: the workers stop first (no new results), then the forward queue.
       if (forwarding) closers.push(() => forwarding.queue.stop());
       const w = queue.startWorkers(createJobHandler({ archive, registry, log, aeTitle: config.aeTitle, ...(forwarding ? { forwarding } : {}) }), { concurrency: config.workers });
@@ -206,8 +209,9 @@ export async function startWorker(o: { config: ServerConfig; registry: AnalysisR
       details: { dataDir: o.config.dataDir },
     });
   }
-  const forwarding = resultForwarding(o.config, o.registry, o.log);
+  checkForwardDestinations(o.config.forward, o.registry);
   const stores = await openStores(o.config, o.log, { archiveRecovery: false });
+  const forwarding = resultForwarding(o.config, o.registry, stores.archive, o.log);
   const handle = stores.queue.startWorkers(
     createJobHandler({ archive: stores.archive, registry: o.registry, log: o.log, aeTitle: o.config.aeTitle, ...(forwarding ? { forwarding } : {}) }),
     { concurrency: o.concurrency },

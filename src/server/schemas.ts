@@ -125,7 +125,7 @@ export const RESULT: JsonSchema = {
           error: { description: 'Why the DICOM objects could not be built or stored (the findings result stands).', anyOf: [{ type: 'null' }, CODED_ERROR] },
           forwarding: {
             type: 'object',
-            description: 'Destination (AE@host:port) → delivery state. failed carries a coded error (e.g. DIMSE_ASSOCIATION_FAILED, DIMSE_OPERATION_FAILED, OUTPUT_FORWARD_FAILED).',
+            description: 'Destination (AE@host:port) → delivery state, read from the archive index (deliveries are durable: queued and retrying ones survive restarts and are sent by whichever worker claims them). attempts counts attempts started; sent/total count objects acknowledged. failed carries a coded error (e.g. DIMSE_ASSOCIATION_FAILED, DIMSE_OPERATION_FAILED, OUTPUT_FORWARD_FAILED, NOT_FOUND).',
             additionalProperties: {
               type: 'object',
               required: ['destination', 'state', 'attempts', 'sent', 'total', 'error', 'nextAttemptAt', 'updatedAt'],
