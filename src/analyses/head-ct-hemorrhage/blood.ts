@@ -63,6 +63,8 @@ export interface Candidates {
   /** Distance (mm) to dense tissue (smoothed ≥ DENSE_HU): bone and calcifications. */
   readonly denseDistMm: Float32Volume;
   readonly parenchymaHu: number;
+  /** σ of the smoothed HU in deep parenchyma (smoothedNoise). */
+  readonly noiseHu: number;
 }
 
 /**
@@ -73,6 +75,15 @@ export interface Candidates {
 export const TABLE_REACH_MM = 3.5;
 const BONE_HU_FOR_PV = 200;
 export const PV_BAND_MM = 1.5;
+/**
+ * The voxel over or under that puts a voxel in the band: any bone (BONE_HU_FOR_PV). Tried and rejected (tuning
+ * seeds 1–3): only (nearly) solid bone over/under (≥ 300–600 HU), on the argument that a slab holds bone from a
+ * table leaving it through its top or bottom face only where the next slab is all bone. On the phantoms it
+ * recovered thin subdurals (−16…−41 % → −9…−27 %, one 4.7 mm subdural on 5 mm slices no longer missed) without
+ * false positives, but on the real GE head (18.5° tilt) it grew 3–43 mL "bleeds" at the vertex even at 300 HU:
+ * real inner tables are less regular than the phantom's. Kept at 200 HU.
+ */
+export const UNDER_BONE_HU = BONE_HU_FOR_PV;
 
 /** Typical deep parenchyma (mixed grey/white matter) on a calibrated scanner, smoothed HU. */
 export const REFERENCE_PARENCHYMA_HU = 31;
@@ -96,6 +107,32 @@ export function parenchymaLevel(smoothed: Float32Volume, masks: BrainMasks): num
   for (let b = 0; b < hist.length; b++) { c += hist[b] as number; if (c >= n / 2) return b + 10; }
   return REFERENCE_PARENCHYMA_HU;
 }
+
+/**
+ * Noise of the smoothed HU (σ, HU) in deep parenchyma: the median absolute difference between voxels 3 in-plane
+ * voxels apart (≈ 2.7 mm, beyond the smoothing's correlation length) × 1.4826 / √2. Tissue edges between the
+ * pairs (grey/white matter, 5–10 HU) touch a minority of pairs, which the median ignores. Scanners and doses
+ * differ (raw σ 3–8 HU and more on thin slices), so the contrast a small candidate needs scales with it.
+ */
+export function smoothedNoise(smoothed: Float32Volume, masks: BrainMasks): number {
+  const [nx] = smoothed.dims;
+  const hist = new Int32Array(400);
+  let n = 0;
+  const s = smoothed.data, cav = masks.cavity.data, td = masks.tableDistMm.data;
+  for (let v = 0; v + 3 < s.length; v += 5) {
+    if (v % nx >= nx - 3 || cav[v] === 0 || cav[v + 3] === 0 || (td[v] as number) < 15 || (td[v + 3] as number) < 15) continue;
+    const a = s[v] as number, b = s[v + 3] as number;
+    if (a < 10 || a > 60 || b < 10 || b > 60) continue;
+    const d = Math.min(399, Math.floor(Math.abs(a - b) * 10));
+    hist[d] = (hist[d] as number) + 1;
+    n++;
+  }
+  if (n < 100) return PURE_NOISE_FALLBACK_HU;
+  let c = 0;
+  for (let b = 0; b < hist.length; b++) { c += hist[b] as number; if (2 * c >= n) return ((b + 0.5) / 10) * 1.4826 / Math.SQRT2; }
+  return PURE_NOISE_FALLBACK_HU;
+}
+const PURE_NOISE_FALLBACK_HU = 2;
 
 /**
  * Median smoothed HU of the cavity per 1 mm of distance from the inner table (0..TABLE_PROFILE_MM). Real scans
@@ -148,8 +185,8 @@ export function bloodCandidates(smoothed: Float32Volume, masks: BrainMasks, hu: 
   const dense = threshold(smoothed, { low: DENSE_HU });
   // Through-plane partial volume: where the skull runs obliquely through a thick slice (vertex, frontal and
   // occipital poles, tilted acquisitions) a voxel holds brain and a sliver of bone and reads 50–100 HU although
-  // no bone voxel lies near it in-plane. Such voxels sit right over or under bone in the next slice; they and
-  // PV_BAND_MM around them count as dense.
+  // no bone voxel lies near it in-plane. Such voxels sit right over or under bone in the next slice
+  // (UNDER_BONE_HU); they and PV_BAND_MM around them count as dense.
   const [nx, ny, nz] = hu.dims;
   const plane = nx * ny;
   const under = new Uint8Array(dense.data.length);
@@ -157,8 +194,8 @@ export function bloodCandidates(smoothed: Float32Volume, masks: BrainMasks, hu: 
     for (let p = 0; p < plane; p++) {
       const v = k * plane + p;
       if ((hu.data[v] as number) >= BONE_HU_FOR_PV) continue;
-      const up = k + 1 < nz && (hu.data[v + plane] as number) >= BONE_HU_FOR_PV;
-      const down = k > 0 && (hu.data[v - plane] as number) >= BONE_HU_FOR_PV;
+      const up = k + 1 < nz && (hu.data[v + plane] as number) >= UNDER_BONE_HU;
+      const down = k > 0 && (hu.data[v - plane] as number) >= UNDER_BONE_HU;
       if (up || down) under[v] = 1;
     }
   }
@@ -225,5 +262,5 @@ export function bloodCandidates(smoothed: Float32Volume, masks: BrainMasks, hu: 
     }
   }
   for (let v = 0; v < n; v++) { const l = labels[v] as number; if (l > 0) sizes[l] = (sizes[l] as number) + 1; }
-  return { labels: withData(smoothed, labels), count, sizes, denseDistMm, parenchymaHu: level };
+  return { labels: withData(smoothed, labels), count, sizes, denseDistMm, parenchymaHu: level, noiseHu: smoothedNoise(smoothed, masks) };
 }

@@ -60,10 +60,36 @@ export function classifyType(c: ComponentFeatures): TypeDecision {
   return { type: 'intraparenchymal', reasons: [`compact (${f1(c.thicknessMm)} mm inscribed diameter) inside the brain`] };
 }
 
-/** Smallest reported bleed: below ≈ 0.4 mL a collection is a few voxels of a 5 mm slice, indistinguishable from noise. */
-export const MIN_VOLUME_ML = 0.4;
+/**
+ * Smallest reported bleed: below ≈ 0.3 mL (≈ 75 voxels of the 0.9 × 0.9 × 5 mm working grid) a collection is
+ * indistinguishable from noise. Was 0.4: a 1.0 mL intraventricular bleed on 5 mm slices (tuning seed 2) split
+ * into two 0.38 mL pieces and was missed; noise blobs of that size are now held off by the noise-scaled contrast.
+ */
+export const MIN_VOLUME_ML = 0.3;
 /** Acute blood is ≥ 15 HU above any brain it sits in (grey matter ≤ 40, blood ≥ 55 at a normal haematocrit). */
 export const MIN_CONTRAST_HU = 15;
+
+/**
+ * Contrast a candidate needs over its surroundings: MIN_CONTRAST_HU, or NOISE_CONTRAST_SMALL (< NOISE_LARGE_ML)
+ * / NOISE_CONTRAST_LARGE times the scan's smoothed-noise σ when that is more. The seeds are picked at the
+ * brightest voxels, so on a noisy scan the hysteresis also grows blobs of grey matter (35–40 HU) whose core reads
+ * GM + ≈ 3σ and whose median surroundings (grey and white matter) ≈ 33 HU: contrasts of 14–16 HU at σ ≈ 3 HU.
+ * Tuning seeds 4–15 (twelve 2.5 mm, 18°-tilted bleed-free cases): one such 0.58 mL blob (contrast 15.1 HU,
+ * σ 3.2 HU) was reported; the smallest real bleed fragments had 19–33 HU at σ ≈ 2.9. Blobs ≥ 2 mL reached
+ * 12–15 HU at σ 3.2–3.5 (≤ 4.3σ) while a 3.9 mL sulcal haemorrhage on a noisy 2.5 mm scan had 15.6 HU at σ 3.2
+ * (4.9σ): hence 4.5σ above 2 mL.
+ */
+export const NOISE_CONTRAST_SMALL = 6;
+export const NOISE_CONTRAST_LARGE = 4.5;
+export const NOISE_LARGE_ML = 2;
+
+export function requiredContrastHu(c: Pick<ComponentFeatures, 'volumeMl' | 'noiseHu'>): number {
+  const k = c.volumeMl < NOISE_LARGE_ML ? NOISE_CONTRAST_SMALL : NOISE_CONTRAST_LARGE;
+  return Math.max(MIN_CONTRAST_HU, k * (Number.isFinite(c.noiseHu) ? c.noiseHu : 0));
+}
+
+/** Half-width (mm) of the midline band where the superior sagittal sinus and the falx insertion lie. */
+export const SINUS_MIDLINE_MM = 8;
 
 export interface Rejection { readonly reject: true; readonly why: string }
 
@@ -77,8 +103,16 @@ export function rejectComponent(c: ComponentFeatures): Rejection | undefined {
   // Surroundings denser than any parenchyma (≥ 45 HU) mean a partial-volume / beam-hardening zone (vertex,
   // skull base): there a collection must stand out clearly.
   if (c.backgroundHu >= 45 && c.coreHu - c.backgroundHu < 25) return { reject: true, why: `hyperdense surroundings (${c.backgroundHu.toFixed(0)} HU): partial-volume zone` };
-  if (c.coreHu - c.backgroundHu < MIN_CONTRAST_HU) return { reject: true, why: `too little contrast (${(c.coreHu - c.backgroundHu).toFixed(0)} HU over its surroundings)` };
+  const need = requiredContrastHu(c);
+  if (c.coreHu - c.backgroundHu < need) return { reject: true, why: `too little contrast (${(c.coreHu - c.backgroundHu).toFixed(0)} HU over its surroundings, ${need.toFixed(0)} needed)` };
   if (c.midlineFraction > 0.6 && (c.thicknessMm < 4 || c.extentsMm[2] < 8)) return { reject: true, why: 'thin midline sheet (falx)' };
+  // The superior sagittal sinus (40–55 HU, up to 80 with a high haematocrit) and the falx insertion run along the
+  // inner table in the midline over the convexity; on thin tilted slices their partial volume with the table and
+  // the sinus wall reads 55–60 HU over 2–3 mL. Midline blood along the table in the upper half of the cavity is
+  // rare (interhemispheric subdural), and reading it here is a documented limitation.
+  if (Math.abs(c.midlineDistMm) <= SINUS_MIDLINE_MM && c.midlineFraction >= 0.5 && c.tableFraction >= 0.5 && c.superiorMm > 0) {
+    return { reject: true, why: 'midline along the inner table above the ventricles: superior sagittal sinus / falx insertion' };
+  }
   if (c.tableFraction > 0.7 && c.thicknessMm < 2.5) return { reject: true, why: 'thin layer on the inner table (partial-volume bone / beam hardening)' };
   return undefined;
 }

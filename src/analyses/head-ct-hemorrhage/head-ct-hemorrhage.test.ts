@@ -7,7 +7,7 @@ import { createVolume, lpsToIjk } from '../../imaging/index.ts';
 import type { Int16Volume } from '../../imaging/index.ts';
 import { acceptsHeadCt } from './manifest.ts';
 import { runPipeline } from './pipeline.ts';
-import { classifyType, rejectComponent } from './classify-type.ts';
+import { classifyType, rejectComponent, requiredContrastHu } from './classify-type.ts';
 import type { ComponentFeatures } from './measure.ts';
 import { workingGridGeometry } from './grid.ts';
 
@@ -113,7 +113,7 @@ test('an epidural phantom is typed epidural', () => {
 const base: ComponentFeatures = {
   label: 1, voxels: 1000, voxelVolumeMl: 10, volumeMl: 10, abc2VolumeMl: 9, abc2: { aMm: 1, bMm: 1, cMm: 1 }, centerMm: [60, 0, 0],
   meanHu: 65, coreHu: 70, backgroundHu: 30, thicknessMm: 10, tableFraction: 0.5, maxTableDistMm: 11, centroidTableDistMm: 5,
-  shellCsfFraction: 0, midlineDistMm: 60, midlineFraction: 0, extentsMm: [90, 70, 10], surfaceFraction: 0.3, slices: 10, maxRawHu: 90, denseNearFraction: 0, posteriorMm: 0,
+  shellCsfFraction: 0, midlineDistMm: 60, midlineFraction: 0, extentsMm: [90, 70, 10], surfaceFraction: 0.3, slices: 10, maxRawHu: 90, denseNearFraction: 0, posteriorMm: 0, superiorMm: 0, noiseHu: 2,
 };
 
 test('extra-axial typing: crescent → subdural, lens → epidural', () => {
@@ -170,4 +170,19 @@ test('a non-head CT volume is skipped with a reason', { skip: !existsSync(CHEST)
   const { series } = await loadDir(CHEST);
   const r = runPipeline(series.volume);
   assert.ok(r.skipped && /not a head/.test(r.skipped), String(r.skipped));
+});
+
+test('noise-scaled contrast: a small grey-matter noise blob on a noisy scan is rejected, real contrast is not', () => {
+  // A 0.58 mL blob 15 HU over its surroundings: fine at σ 1.6 HU, noise at σ 3.2 HU (needs 6σ ≈ 19 HU).
+  const blob = { ...base, volumeMl: 0.58, coreHu: 48.5, backgroundHu: 33.4, tableFraction: 0, maxTableDistMm: 19, midlineDistMm: 28 };
+  assert.equal(rejectComponent({ ...blob, noiseHu: 1.6 }), undefined);
+  assert.match(rejectComponent({ ...blob, noiseHu: 3.2 })?.why ?? '', /too little contrast/);
+  assert.equal(rejectComponent({ ...blob, coreHu: 55, noiseHu: 3.2 }), undefined);
+  assert.equal(requiredContrastHu({ volumeMl: 5, noiseHu: 4 }), 18);
+});
+
+test('superior sagittal sinus / falx insertion: midline along the table above the ventricles is rejected, basal midline blood is not', () => {
+  const sinus = { ...base, volumeMl: 2.7, coreHu: 57, backgroundHu: 29.7, thicknessMm: 5.1, tableFraction: 0.9, midlineDistMm: 0, midlineFraction: 0.9, superiorMm: 45 };
+  assert.match(rejectComponent(sinus)?.why ?? '', /sagittal sinus/);
+  assert.equal(rejectComponent({ ...sinus, superiorMm: -30, thicknessMm: 6, extentsMm: [30, 20, 12] }), undefined);
 });

@@ -5,7 +5,9 @@
 import type { AcceptDecision, AnalysisContext, AnalysisManifest, AnalysisOutput, Finding, SeriesHeader } from '../../engine/types.ts';
 import { ANALYSIS_API_VERSION } from '../../engine/types.ts';
 import { resampleToGrid } from '../../imaging/index.ts';
+import type { Int16Volume } from '../../imaging/index.ts';
 import { runPipeline } from './pipeline.ts';
+import type { PipelineResult } from './pipeline.ts';
 import { midlineLandmarks } from './midline.ts';
 import type { BleedType } from './classify-type.ts';
 
@@ -40,6 +42,11 @@ export async function runHeadCt(ctx: AnalysisContext): Promise<AnalysisOutput> {
     if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted');
     ctx.progress(s, stepFraction(s));
   });
+  return headOutput(r, ctx.series.volume);
+}
+
+/** The analysis output of a pipeline result (the label map is resampled back onto `source`, the input grid). */
+export function headOutput(r: PipelineResult, source: Int16Volume): AnalysisOutput {
   if (r.skipped) return { skipped: { reason: r.skipped }, findings: [], measurements: {}, stepTimesMs: r.stepTimesMs };
   const findings: Finding[] = r.bleeds.map((b, i): Finding => {
     const f = b.features;
@@ -87,14 +94,14 @@ export async function runHeadCt(ctx: AnalysisContext): Promise<AnalysisOutput> {
   if (r.notes.length > 0) measurements['notes'] = r.notes;
   return {
     findings, measurements, stepTimesMs: r.stepTimesMs,
-    ...(r.labelMask && has ? { labelMap: { mask: resampleToGrid(r.labelMask, ctx.series.volume, { interpolation: 'nearest' }), labels: Object.fromEntries(r.bleeds.map((b, i) => [i + 1, `${b.type} bleed-${i + 1}`])) } } : {}),
+    ...(r.labelMask && has ? { labelMap: { mask: resampleToGrid(r.labelMask, source, { interpolation: 'nearest' }), labels: Object.fromEntries(r.bleeds.map((b, i) => [i + 1, `${b.type} bleed-${i + 1}`])) } } : {}),
   };
 }
 
 export const headCtHemorrhage: AnalysisManifest = {
   apiVersion: ANALYSIS_API_VERSION,
   id: 'head-ct-hemorrhage',
-  version: '0.2.0',
+  version: '0.3.0',
   title: 'Head CT: acute intracranial haemorrhage',
   intendedUse: 'Assistive triage for radiologists reading non-contrast head CT in adults: flags suspected acute intracranial haemorrhage with its type, volume (and ABC/2), and midline shift so the study can be read first. Not a diagnosis; every finding must be confirmed on the images.',
   modalities: ['CT'],

@@ -30,6 +30,8 @@ export interface PipelineResult {
   readonly work?: Int16Volume;
   readonly stepTimesMs: Record<string, number>;
   readonly notes: string[];
+  /** σ of the smoothed HU (blood.ts smoothedNoise), when the blood step ran. */
+  readonly noiseHu?: number;
 }
 
 export type StepHook = (step: string) => void;
@@ -82,7 +84,7 @@ export function runPipeline(volume: Int16Volume, onStep: StepHook = () => undefi
   lap('midline-shift');
   return {
     bleeds, rejected, ...(midline ? { midline } : {}), ...(septum ? { septum } : {}), labelMask: withData(hu, lm),
-    masks, work: hu, stepTimesMs: times, notes,
+    masks, work: hu, stepTimesMs: times, notes, noiseHu: cand.noiseHu,
   };
 }
 
