@@ -3,20 +3,20 @@
  * down by nodule type, placement and size, and the rank of each nodule's best candidate in the fine-segmentation
  * order (pipeline.ts) — a nodule ranked past the fine budget is only reachable by the coarse path.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/candidate-recall.ts --from 1 --to 12 [--cache DIR]
+ *   node --import tsx src/analyses/chest-ct-nodules/candidate-recall.ts --from 1 --to 12 [--cache DIR] [--stress | --dense] [--no-fine-subsolid]
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fineOrder, runPipeline } from './pipeline.ts';
+import { FINE_CANDIDATES, fineOrder, runPipeline } from './pipeline.ts';
 import { loadCase } from './train.ts';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, fine: { type: 'string' }, channel: { type: 'string' }, 'min-blob': { type: 'string' }, stress: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, fine: { type: 'string' }, channel: { type: 'string' }, 'min-blob': { type: 'string' }, stress: { type: 'boolean' }, dense: { type: 'boolean' }, 'no-fine-subsolid': { type: 'boolean' } } });
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < 1000)) throw new Error('tuning seeds only (< 1000)');
-  const nFine = Number(values.fine ?? 40);
+  const nFine = Number(values.fine ?? FINE_CANDIDATES);
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
   mkdirSync(cache, { recursive: true });
   const groups = new Map<string, [number, number, number]>();
@@ -27,9 +27,9 @@ async function main(): Promise<void> {
   };
   let candTotal = 0, tCand = 0;
   for (let seed = from; seed <= to; seed++) {
-    const c = await loadCase(seed, cache, values.stress === true);
+    const c = await loadCase(seed, cache, values.dense ? 'dense' : values.stress === true);
     const t0 = performance.now();
-    const res = runPipeline(c.vol, { fineCandidates: 0, coarseCandidates: 0, candidateOptions: { channel: values.channel === 'hu' ? 'hu' : 'lung-window', ...(values['min-blob'] ? { minBlob: Number(values['min-blob']) } : {}) } });
+    const res = runPipeline(c.vol, { fineCandidates: 0, coarseCandidates: 0, candidateOptions: { channel: values.channel === 'hu' ? 'hu' : 'lung-window', ...(values['min-blob'] ? { minBlob: Number(values['min-blob']) } : {}), ...(values['no-fine-subsolid'] ? { subsolidFineScalesMm: [] } : {}) } });
     tCand += performance.now() - t0;
     candTotal += res.candidates.length;
     const order = fineOrder(res.candidates, nFine);

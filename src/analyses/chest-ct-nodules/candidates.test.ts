@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { createVolume, voxelCount } from '../../imaging/index.ts';
 import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
 import { detectCandidates } from './candidates.ts';
+import { fineOrder } from './pipeline.ts';
+import type { ScoredCandidate } from './pipeline.ts';
 import type { CandidateOptions } from './candidates.ts';
 
 interface Scene { vol: Int16Volume; lung: MaskVolume; ggn: Vec3[] }
@@ -16,13 +18,12 @@ interface Scene { vol: Int16Volume; lung: MaskVolume; ggn: Vec3[] }
  * (y > 30 mm, outside the lung mask); two ground-glass nodules (−560 HU, radius 4 mm): one overlapping the vessel,
  * one overlapping the wall. A few solid vessel branches compete for the strongest responses.
  */
-function scene(): Scene {
+function scene(ggnRadiusMm = 4, ggn: Vec3[] = [[-10, 5.5, 0], [20, 27, 5]]): Scene {
   const dims: Vec3 = [90, 80, 60];
   const origin: Vec3 = [-45, -45, -30];
   const spacing: Vec3 = [1, 1, 1];
   const data = new Int16Array(voxelCount(dims));
   const lung = new Uint8Array(voxelCount(dims));
-  const ggn: Vec3[] = [[-10, 5.5, 0], [20, 27, 5]];
   const edge = (d: number) => 1 / (1 + Math.exp(d / 0.6));
   let v = 0;
   for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++, v++) {
@@ -31,7 +32,7 @@ function scene(): Scene {
     // Branches: thinner solid tubes along z at a few x positions.
     const branch = Math.max(...[-30, 0, 30].map((bx) => edge(Math.hypot(x - bx, y + 20) - 2.5)));
     const wall = edge(30 - y);
-    const g = Math.max(...ggn.map((c) => edge(Math.hypot(x - c[0], y - c[1], z - c[2]) - 4)));
+    const g = Math.max(...ggn.map((c) => edge(Math.hypot(x - c[0], y - c[1], z - c[2]) - ggnRadiusMm)));
     const solid = Math.max(vessel, branch, wall);
     // Ground glass where no solid tissue is.
     let hu = -860 + 300 * g;
@@ -66,4 +67,30 @@ test('a ground-glass nodule against the chest wall is a blob candidate, among th
   const r = nearest(s.ggn[1] as Vec3, { channel: process.env['CH'] === 'hu' ? 'hu' : 'lung-window' });
   assert.ok(r.rank >= 0, 'no blob candidate within 3 mm of the juxtapleural ground-glass nodule');
   assert.ok(r.rank < 6, `juxtapleural ground-glass nodule ranked ${r.rank} among the blob candidates`);
+});
+
+test('a 4 mm ground-glass nodule against a vessel is a candidate (sub-solid pass on the detection grid)', () => {
+  // Radius 2 mm, its centre 1 mm outside the vessel's surface: below what the 2 mm sub-solid grid resolves, and
+  // the lung-window blob filter gives its maximum to the vessel.
+  const R = 2;
+  const c: Vec3 = [-10, 5.5, 0];
+  const s = scene(R, [c]);
+  const near = (opts: CandidateOptions) => detectCandidates(s.vol, s.lung, opts).candidates
+    .some((x) => Math.hypot(x.lps[0] - c[0], x.lps[1] - c[1], x.lps[2] - c[2]) < R);
+  const withFine = near({}), without = near({ subsolidFineScalesMm: [] });
+  assert.ok(withFine, 'no candidate within the radius of the small juxtavascular ground-glass nodule');
+  assert.ok(!without, 'found without the fine sub-solid pass: the test no longer tests it');
+});
+
+test('fineOrder: the largest cores first, then the first-stage score and the blob response interleaved', () => {
+  const mk = (source: ScoredCandidate['candidate']['source'], blob: number, p1: number, radiusMm = 3): ScoredCandidate => ({
+    candidate: { ijk: [0, 0, 0], lps: [0, 0, 0], radiusMm, blob, sigmaMm: 1, source }, x: [], p1,
+  });
+  const strongBlob = mk('blob', 200, 0.01), bestScore = mk('subsolid-blob', 20, 0.9), core = mk('solid-core', 0, 0.05, 9);
+  const rest = Array.from({ length: 20 }, (_, i) => mk('blob', 50 - i, 0.2 - i * 0.005));
+  const order = fineOrder([...rest, strongBlob, bestScore, core], 8);
+  assert.equal(order[0], core);
+  assert.ok(order.indexOf(bestScore) <= 3 && order.indexOf(strongBlob) <= 3, `best-score at ${order.indexOf(bestScore)}, strongest blob at ${order.indexOf(strongBlob)}`);
+  assert.equal(new Set(order).size, order.length, 'a candidate listed twice');
+  assert.equal(order.length, 23);
 });

@@ -29,6 +29,8 @@ export interface CandidateOptions {
   /** Minimum blob response (HU) for a blob candidate. */
   minBlob?: number;
   maxBlobCandidates?: number;
+  /** Scales (mm) of the sub-solid channel on the detection grid itself, for small ground glass; [] turns it off. */
+  subsolidFineScalesMm?: readonly number[];
 }
 
 export const DEFAULT_SCALES_MM = [1, 1.6, 2.5, 4] as const;
@@ -73,6 +75,13 @@ export function lungWindow(iso: Int16Volume, lung: MaskVolume): Int16Volume & { 
 /** Sub-solid window: ground glass is −800…−300 HU; solid tissue above it is replaced by the parenchyma. */
 export const SUBSOLID_HU: [number, number] = [-800, -300];
 export const SUBSOLID_SCALES_MM = [2, 3, 4.5] as const;
+/**
+ * Sub-solid scales run on the detection grid: a 4–5 mm ground-glass nodule (radius ≈ 2.2 mm, best σ ≈ r/√3 ≈ 1.3 mm)
+ * is below what the 2 mm grid resolves, and against a vessel or the pleura the lung-window blob filter gives its
+ * maximum to the vessel. These were most of the nodules without any candidate on the tuning phantoms; the pass
+ * raised candidate recall on dense1..8 from 66 to 69 of 79 nodules, for ≈ 50 more candidates per scan.
+ */
+export const SUBSOLID_FINE_SCALES_MM = [1.4] as const;
 /** Least attenuation above the parenchyma at a sub-solid candidate's centre (the faintest ground glass is ≈ 150). */
 const SUBSOLID_MIN_CONTRAST_HU = 100;
 
@@ -189,6 +198,19 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
       const centre = ballMean(win, c.ijk, 1);
       if (centre >= SUBSOLID_HU[1] || centre <= win.bgHu + SUBSOLID_MIN_CONTRAST_HU) continue;
       candidates.push(c);
+    }
+  }
+  const fineScales = opts.subsolidFineScalesMm ?? SUBSOLID_FINE_SCALES_MM;
+  if (win && fineScales.length > 0) {
+    const subCh = subSolidChannel(win, win.bgHu);
+    const sub = blobResponse(subCh, lung, fineScales);
+    const subMax = localMaxima(sub.response, { mask: lung, minValue: opts.minBlob ?? 12, minDistanceMm: 4, maxCount: 80 });
+    for (const m of subMax) {
+      const centre = ballMean(win, m.ijk, 1);
+      if (centre >= SUBSOLID_HU[1] || centre <= win.bgHu + SUBSOLID_MIN_CONTRAST_HU) continue;
+      const v = m.ijk[0] + m.ijk[1] * nx + m.ijk[2] * nx * ny;
+      const sigmaMm = fineScales[sub.scaleIndex[v] as number] as number;
+      candidates.push({ ijk: m.ijk, lps: m.lps, radiusMm: sigmaMm * 1.7, blob: m.value, sigmaMm, source: 'subsolid-blob' });
     }
   }
   for (const c of coreCandidates(cIso, cLung, -400, 3, 'solid-core')) candidates.push(toIso(c));

@@ -6,9 +6,9 @@ import type { LogisticModel } from './logistic-model.ts';
 
 export const FIRST_STAGE_MODEL: LogisticModel = {
   features: ['logBlob', 'logSigma', 'logRadius', 'isBlob', 'isSolidCore', 'isSubSolidBlob', 'hessRatio12', 'hessRatio13', 'logHessMag', 'centreHu', 'ringHu', 'lungFraction'],
-  mean: [3.2927, 0.390008, 0.927415, 0.680009, 0.0391176, 0.261769, 0.287831, 0.118158, 4.65483, -2.55315, -4.76305, 0.656104],
-  sd: [0.704092, 0.444501, 0.431584, 0.466473, 0.193875, 0.439598, 0.450781, 0.268358, 0.47736, 1.72902, 1.97587, 0.292515],
-  weights: [2.50772, 0.619629, 0.733228, -1.43715, 0.142704, -1.29726, 0.585576, -0.20365, -1.5019, -0.275869, 0.0264591, 1.60061],
-  bias: -6.68327,
-  provenance: "first stage: logistic regression (L2 2) on 4397 candidates (140 on nodules) of chest phantoms seeds 1..9 + stress phantoms 1..3, train.ts --stage 1",
+  mean: [3.30741, 0.387779, 0.926577, 0.584867, 0.0346626, 0.363906, 0.292129, 0.128759, 4.62453, -2.8026, -4.84669, 0.673026],
+  sd: [0.663814, 0.425086, 0.411221, 0.492745, 0.182924, 0.481122, 0.471532, 0.286675, 0.494663, 1.80548, 1.99035, 0.294797],
+  weights: [2.84499, -0.0134823, 1.10204, -1.54333, 0.156834, -0.659926, 0.672601, -0.0273385, -1.56149, 0.134466, 0.774771, 2.26343],
+  bias: -6.04281,
+  provenance: "first stage: logistic regression (L2 2) on 9780 candidates (444 on nodules) of chest phantoms seeds 1..12 + stress phantoms 1..3 + dense phantoms 1..8, train.ts --stage 1",
 };

@@ -6,9 +6,9 @@ import type { LogisticModel } from './logistic-model.ts';
 
 export const NODULE_MODEL: LogisticModel = {
   features: ['logBlob', 'hessRatio12', 'hessRatio13', 'elongation', 'flatness', 'compactness', 'logAttachment', 'touchesBorder', 'pleuralContact', 'logContrast', 'logDiameter', 'solidFraction', 'subSolid', 'blobSource'],
-  mean: [3.22647, 0.526889, 0.190062, 0.488481, 0.7449, 0.316028, 2.00758, 0.0021645, 0.233738, 6.4383, 2.32226, 0.605097, 0.348485, 0.623377],
-  sd: [1.21324, 0.422762, 0.321201, 0.169016, 0.154195, 0.114801, 0.853838, 0.0464738, 0.380416, 0.430018, 0.415886, 0.368727, 0.47649, 0.484539],
-  weights: [0.254342, 0.139396, 0.52289, 0.895129, 0.282261, 1.39605, -0.265707, -0.0243116, 0.363112, -0.0353661, 0.944285, -1.02768, 0.182512, 0.259778],
-  bias: -5.45458,
-  provenance: "logistic regression (L2 2) on 462 candidates (32 on nodules) of chest phantoms seeds 1..9 + stress phantoms 1..3, train.ts --stage 2",
+  mean: [3.23169, 0.520417, 0.227583, 0.524601, 0.761692, 0.347925, 2.24659, 0.00675676, 0.280475, 6.37267, 2.20238, 0.58314, 0.383634, 0.645646],
+  sd: [1.20816, 0.410596, 0.317581, 0.153354, 0.157476, 0.121651, 1.0576, 0.0819213, 0.414094, 0.497626, 0.520625, 0.373725, 0.48627, 0.478317],
+  weights: [1.11549, 0.288104, 0.560277, 0.597254, -0.192959, 1.39129, -0.887733, -0.0555478, 0.633138, 1.33092, 1.23312, -1.02009, 0.966817, -0.0689571],
+  bias: -5.16208,
+  provenance: "logistic regression (L2 2) on 1332 candidates (106 on nodules) of chest phantoms seeds 1..12 + stress phantoms 1..3 + dense phantoms 1..8, train.ts --stage 2",
 };

@@ -4,7 +4,7 @@
  * LUNA16 hit rule against the phantom's truth (centre within the nodule's radius), fit an L2 logistic
  * regression, and rewrite model.ts with the weights and this provenance.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/train.ts --stage 1|2 --from 1 --to 16 [--stress 1..3] [--cache DIR] [--dry-run]
+ *   node --import tsx src/analyses/chest-ct-nodules/train.ts --stage 1|2 --from 1 --to 16 [--stress 1..3] [--dense 1..8] [--cache DIR] [--dry-run]
  *
  * Stage 1 (model-first-stage.ts) learns from every candidate of the candidate stage (no segmentation); stage 2
  * (model.ts) from the candidates the current first stage sends to the fine segmentation — so train stage 1
@@ -29,14 +29,19 @@ export interface CachedCase { vol: Int16Volume; nodules: TruthNodule[] }
 
 const TUNING_SEED_LIMIT = 1000;
 
-/** `stress`: 10 sub-solid nodules per scan, half against a vessel and half against the pleura (the classic misses). */
-export async function loadCase(seed: number, cache: string, stress = false): Promise<CachedCase> {
-  const base = join(cache, stress ? `stress-${seed}` : `seed-${seed}`);
+/** Phantom families of the tuning set: the default draw; `stress`: 10 sub-solid nodules per scan, half against a
+ * vessel and half against the pleura (the classic misses); `dense`: 10 nodules per scan of every type, shape and
+ * placement (the default draw has 0–6, so a classifier trained on it alone sees few positives). */
+export type CaseKind = 'plain' | 'stress' | 'dense';
+
+export async function loadCase(seed: number, cache: string, kind: CaseKind | boolean = 'plain'): Promise<CachedCase> {
+  const k: CaseKind = kind === true ? 'stress' : kind === false ? 'plain' : kind;
+  const base = join(cache, k === 'plain' ? `seed-${seed}` : `${k}-${seed}`);
   if (!existsSync(`${base}.json`)) {
     const { generateChestPhantom } = await import('../../../eval/phantoms/chest.ts');
-    const p = generateChestPhantom(stress
+    const p = generateChestPhantom(k === 'stress'
       ? { seed: `stress-${seed}`, noduleCount: 10, noduleTypes: ['ground-glass', 'part-solid'], nodulePlacements: ['juxta-vascular', 'juxta-pleural'] }
-      : { seed });
+      : k === 'dense' ? { seed: `dense-${seed}`, noduleCount: 10 } : { seed });
     writeFileSync(`${base}.bin`, Buffer.from(p.volume.data.buffer, p.volume.data.byteOffset, p.volume.data.byteLength));
     writeFileSync(`${base}.json`, JSON.stringify({ dims: p.volume.dims, spacing: p.volume.spacing, origin: p.volume.origin, direction: p.volume.direction, truth: p.truth }));
   }
@@ -49,6 +54,10 @@ export async function loadCase(seed: number, cache: string, stress = false): Pro
 
 export interface LabelledCandidate {
   seed: number; x: number[]; y: 0 | 1; truthId: string | null;
+  /** Scan tag (seed, or family + seed for stress/dense phantoms). */
+  scan?: string;
+  /** The candidate behind the row (fine-order studies). */
+  cand?: { source: string; blob: number; radiusMm: number };
   /** For inspection: found vs truth measurements of hits. */
   meta?: { type: string; diameterMm: number; volumeMm3: number; truthType?: string; truthDiameterMm?: number; truthVolumeMm3?: number };
 }
@@ -57,46 +66,45 @@ function hitOf(p: Vec3, nodules: readonly TruthNodule[]): TruthNodule | undefine
   return nodules.find((t) => Math.hypot(p[0] - t.centerMm[0], p[1] - t.centerMm[1], p[2] - t.centerMm[2]) < t.diameterMm / 2);
 }
 
-export async function collect(seeds: readonly number[], cache: string, log: (s: string) => void, stage: 1 | 2 = 2, stressSeeds: readonly number[] = []): Promise<LabelledCandidate[]> {
+export async function collect(seeds: readonly number[], cache: string, log: (s: string) => void, stage: 1 | 2 = 2, stressSeeds: readonly number[] = [], denseSeeds: readonly number[] = []): Promise<LabelledCandidate[]> {
   const rows: LabelledCandidate[] = [];
-  const all = [...seeds.map((seed) => ({ seed, stress: false })), ...stressSeeds.map((seed) => ({ seed, stress: true }))];
-  for (const { seed, stress } of all) {
+  const all: { seed: number; kind: CaseKind }[] = [
+    ...seeds.map((seed) => ({ seed, kind: 'plain' as const })), ...stressSeeds.map((seed) => ({ seed, kind: 'stress' as const })), ...denseSeeds.map((seed) => ({ seed, kind: 'dense' as const })),
+  ];
+  for (const { seed, kind } of all) {
     if (seed >= TUNING_SEED_LIMIT) throw new Error(`seed ${seed} ≥ ${TUNING_SEED_LIMIT}: training uses tuning seeds only`);
     // Feature rows are cached per seed, stage and feature set, so refitting does not rerun the pipeline (delete
     // the stage-2 rows after retraining stage 1: they depend on its selection).
-    const tag = stress ? `stress${seed}` : String(seed);
-    const rowsPath = join(cache, stage === 1 ? `rows-s1-${tag}-${FIRST_STAGE_FEATURES.length}f.json` : `rows-s2-${tag}-${FEATURE_NAMES.length}f.json`);
-    let mine: LabelledCandidate[];
-    if (existsSync(rowsPath)) mine = JSON.parse(readFileSync(rowsPath, 'utf8')) as LabelledCandidate[];
-    else if (stage === 1) {
-      const c = await loadCase(seed, cache, stress);
-      const res = runPipeline(c.vol, { fineCandidates: 0, coarseCandidates: 0 });
-      mine = res.candidates.map((sc) => {
-        const hit = hitOf(sc.candidate.lps, c.nodules);
-        return { seed, x: sc.x, y: hit ? 1 : 0, truthId: hit ? `${seed}/${hit.id}` : null };
-      });
-      writeFileSync(rowsPath, JSON.stringify(mine));
-      const found = new Set(mine.filter((r) => r.truthId).map((r) => r.truthId));
-      log(`seed ${seed}: ${mine.length} candidates, ${found.size}/${c.nodules.length} nodules reached; ${JSON.stringify(res.stepTimesMs)}`);
-    } else {
-      const c = await loadCase(seed, cache, stress);
+    const tag = kind === 'plain' ? String(seed) : `${kind}${seed}`;
+    const s1Path = join(cache, `rows-s1-${tag}-${FIRST_STAGE_FEATURES.length}f.json`), s2Path = join(cache, `rows-s2-${tag}-${FEATURE_NAMES.length}f.json`);
+    const rowsPath = stage === 1 ? s1Path : s2Path;
+    if (!existsSync(rowsPath)) {
+      // One pipeline run (fine budget, no coarse path) writes the rows of both stages.
+      const c = await loadCase(seed, cache, kind);
       const res = runPipeline(c.vol, { coarseCandidates: 0 });
-      mine = [];
-      for (const n of res.nodules) {
+      const s1: LabelledCandidate[] = res.candidates.map((sc) => {
+        const hit = hitOf(sc.candidate.lps, c.nodules);
+        return { seed, x: sc.x, y: hit ? 1 : 0, truthId: hit ? `${tag}/${hit.id}` : null, cand: { source: sc.candidate.source, blob: sc.candidate.blob, radiusMm: sc.candidate.radiusMm } };
+      });
+      const s2: LabelledCandidate[] = res.nodules.map((n) => {
         const hit = hitOf(n.centerMm, c.nodules);
-        mine.push({
-          seed, x: n.features, y: hit ? 1 : 0, truthId: hit ? `${seed}/${hit.id}` : null,
+        return {
+          seed, x: n.features, y: hit ? 1 : 0, truthId: hit ? `${tag}/${hit.id}` : null,
+          cand: { source: n.candidate.source, blob: n.candidate.blob, radiusMm: n.candidate.radiusMm },
           meta: {
             type: n.seg.type, diameterMm: n.measures.axes.meanDiameterMm, volumeMm3: n.seg.volumeMm3,
             ...(hit ? { truthType: hit.type, truthDiameterMm: hit.diameterMm, truthVolumeMm3: hit.volumeMm3 } : {}),
           },
-        });
-      }
-      writeFileSync(rowsPath, JSON.stringify(mine));
-      const found = new Set(mine.filter((r) => r.truthId).map((r) => r.truthId));
-      log(`seed ${seed}: ${res.nodules.length} candidates, ${found.size}/${c.nodules.length} nodules reached; ${JSON.stringify(res.stepTimesMs)}`);
+        };
+      });
+      writeFileSync(s1Path, JSON.stringify(s1));
+      writeFileSync(s2Path, JSON.stringify(s2));
+      const reached = new Set(s1.filter((r) => r.truthId).map((r) => r.truthId)).size;
+      const found = new Set(s2.filter((r) => r.truthId).map((r) => r.truthId)).size;
+      log(`${tag}: ${s1.length} candidates, ${reached}/${c.nodules.length} nodules reached, ${found} segmented; ${JSON.stringify(res.stepTimesMs)}`);
     }
-    rows.push(...mine);
+    const mine = JSON.parse(readFileSync(rowsPath, 'utf8')) as LabelledCandidate[];
+    rows.push(...mine.map((r) => ({ ...r, scan: tag })));
   }
   return rows;
 }
@@ -125,7 +133,7 @@ export const ${stage === 1 ? 'FIRST_STAGE_MODEL' : 'NODULE_MODEL'}: LogisticMode
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, 'dry-run': { type: 'boolean' }, l2: { type: 'string' }, stress: { type: 'string' } } });
+  const { values } = parseArgs({ options: { stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, 'dry-run': { type: 'boolean' }, l2: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' } } });
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < TUNING_SEED_LIMIT)) throw new Error('training seeds must be < 1000');
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
@@ -133,22 +141,27 @@ async function main(): Promise<void> {
   const seeds = Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const stage = values.stage === '1' ? 1 : 2;
   // --stress A..B adds the stress phantoms (10 sub-solid juxtavascular/juxtapleural nodules each, seeds "stress-N").
-  const [sa, sb] = (values.stress ?? '').split('..').map(Number);
-  const stressSeeds = sa !== undefined && sb !== undefined && Number.isInteger(sa) && Number.isInteger(sb) ? Array.from({ length: sb - sa + 1 }, (_, i) => sa + i) : [];
-  if (stressSeeds.some((x) => x >= TUNING_SEED_LIMIT)) throw new Error('stress seeds must be < 1000');
-  const rows = await collect(seeds, cache, (s) => process.stdout.write(s + '\n'), stage, stressSeeds);
+  // --dense A..B adds phantoms with 10 nodules of every type and placement each (seeds "dense-N").
+  const range = (arg: string | undefined): number[] => {
+    const [a, b] = (arg ?? '').split('..').map(Number);
+    const list = a !== undefined && b !== undefined && Number.isInteger(a) && Number.isInteger(b) ? Array.from({ length: b - a + 1 }, (_, i) => a + i) : [];
+    if (list.some((x) => x >= TUNING_SEED_LIMIT)) throw new Error('stress/dense seeds must be < 1000');
+    return list;
+  };
+  const stressSeeds = range(values.stress), denseSeeds = range(values.dense);
+  const rows = await collect(seeds, cache, (s) => process.stdout.write(s + '\n'), stage, stressSeeds, denseSeeds);
   const X = rows.map((r) => r.x), y = rows.map((r) => r.y);
   const fit = fitLogistic(X, y, { l2: Number(values.l2 ?? 2) });
   const names = stage === 1 ? FIRST_STAGE_FEATURES : FEATURE_NAMES;
   const model: LogisticModel = {
     features: [...names], ...fit,
-    provenance: `${stage === 1 ? 'first stage: ' : ''}logistic regression (L2 ${values.l2 ?? 2}) on ${rows.length} candidates (${y.filter((v) => v === 1).length} on nodules) of chest phantoms seeds ${from}..${to}${stressSeeds.length ? ` + stress phantoms ${values.stress}` : ''}, train.ts --stage ${stage}`,
+    provenance: `${stage === 1 ? 'first stage: ' : ''}logistic regression (L2 ${values.l2 ?? 2}) on ${rows.length} candidates (${y.filter((v) => v === 1).length} on nodules) of chest phantoms seeds ${from}..${to}${stressSeeds.length ? ` + stress phantoms ${values.stress}` : ''}${denseSeeds.length ? ` + dense phantoms ${values.dense}` : ''}, train.ts --stage ${stage}`,
   };
   if (stage === 1) {
     // How many nodules the fine budget keeps: rank of each nodule's best candidate within its scan.
     const ranks: number[] = [];
-    for (const seed of seeds) {
-      const mine = rows.filter((r) => r.seed === seed).map((r) => ({ r, p: sigmoid(logit(model, r.x)) })).sort((a, b) => b.p - a.p);
+    for (const scan of new Set(rows.map((r) => r.scan))) {
+      const mine = rows.filter((r) => r.scan === scan).map((r) => ({ r, p: sigmoid(logit(model, r.x)) })).sort((a, b) => b.p - a.p);
       const seen = new Set<string>();
       mine.forEach(({ r }, i) => { if (r.truthId && !seen.has(r.truthId)) { seen.add(r.truthId); ranks.push(i); } });
     }
