@@ -82,6 +82,12 @@ export const PV_BAND_MM = 1.5;
  * recovered thin subdurals (−16…−41 % → −9…−27 %, one 4.7 mm subdural on 5 mm slices no longer missed) without
  * false positives, but on the real GE head (18.5° tilt) it grew 3–43 mL "bleeds" at the vertex even at 300 HU:
  * real inner tables are less regular than the phantom's. Kept at 200 HU.
+ * Also rejected (0.3.0, same seeds): a band baseline instead of exclusion (band voxels grow / seed 15 / 24 HU over
+ * the median band HU per table distance, or per slice at its 50th–90th percentile). It found up to 4 of the 5 misses
+ * (basal SAH and the 4.7 mm subdural lie mostly in this band) but kept a 10–33 mL vertex "bleed" on the real GE
+ * head at every setting: 2.5–15 mm from its table, voxels with bone over/under read a median 45–59 HU vs 34 HU
+ * elsewhere (phantoms: 31–32 vs 30), so the phantom under-models through-plane partial volume and the band is
+ * excluded outright.
  */
 export const UNDER_BONE_HU = BONE_HU_FOR_PV;
 
