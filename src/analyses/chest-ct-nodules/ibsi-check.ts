@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     const lab = paintLabels(vol, [{ seg: n.seg, label: 1 }]);
     let inter = 0, found = 0;
     for (let v = 0; v < lab.data.length; v++) { if (lab.data[v]) { found++; if ((mask.data[v] as number) > 0) inter++; } }
-    process.stdout.write(`p ${n.probability.toFixed(2)} ${n.stage} ${n.seg.type} vol ${(n.seg.volumeMm3 / 1000).toFixed(1)} mL  diam ${n.measures.axes.meanDiameterMm.toFixed(1)}  dice ${((2 * inter) / (found + tv)).toFixed(2)} src ${n.candidate.source} r ${n.candidate.radiusMm.toFixed(1)} at ${n.centerMm.map((x) => x.toFixed(0)).join(',')}\n`);
+    process.stdout.write(`p ${n.probability.toFixed(2)} ${n.stage} ${n.seg.type}${n.seg.mass ? ' (mass, beyond the lung mask)' : ''} vol ${(n.seg.volumeMm3 / 1000).toFixed(1)} mL  diam ${n.measures.axes.meanDiameterMm.toFixed(1)}  dice ${((2 * inter) / (found + tv)).toFixed(2)} src ${n.candidate.source} r ${n.candidate.radiusMm.toFixed(1)} at ${n.centerMm.map((x) => x.toFixed(0)).join(',')}\n`);
     if (inter > 0 && process.argv.includes('--slices')) {
       for (let k = 0; k < nz; k++) {
         let a = 0, b = 0, c = 0, l = 0;

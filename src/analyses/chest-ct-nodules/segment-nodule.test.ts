@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createVolume, voxelCount } from '../../imaging/index.ts';
+import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
+import { axialAxes } from './measure.ts';
 import { segmentNodule } from './segment-nodule.ts';
 
 /** Parenchyma at −850 HU with a solid 6 mm sphere on a 3.4 mm vessel that crosses the whole box (smooth edges). */
@@ -104,4 +105,78 @@ test('a 70 mm mass against the chest wall, seeded with a blob radius of 6 mm, is
   if (process.env['SEG_DEBUG']) process.stdout.write(`mass: ${seg.volumeMm3.toFixed(0)} vs ${truthMm3} grid ${seg.mask.dims[0]} × ${seg.mask.spacing[0].toFixed(2)} mm ray ${seg.rayRadiusMm.toFixed(1)} border ${seg.touchesBorder}\n`);
   assert.ok(Math.abs(err) <= 0.15, `volume ${(seg.volumeMm3 / 1000).toFixed(1)} mL vs lung part of the mass ${(truthMm3 / 1000).toFixed(1)} mL`);
   assert.notEqual(seg.type, 'calcified');
+});
+
+test('a juxtapleural nodule is cut at the pleural line: no slab of chest wall from the widened lung mask', () => {
+  // A 10 mm sphere whose centre lies 3 mm from a flat chest wall (same attenuation): the lung part is what counts.
+  const { vol, lung, c, truthMm3 } = massScene(5, 40, 10, 3);
+  // The pipeline's widened lung mask (a coarse voxel beyond the lung): it takes 2 mm of wall along the flat face.
+  const lungWide = dilate(lung, { radiusMm: 2 });
+  const seg = segmentNodule(vol, lung, c, 4, { lungWide });
+  assert.ok(seg);
+  const axes = axialAxes(seg.mask);
+  // Lung part of the axial section through the centre: long axis 10 mm, short axis 5 + 3 = 8 mm, mean 9 mm.
+  // Without the cut the short axis ran 2 mm into the wall (mean ≈ 10 mm).
+  assert.ok(Math.abs(axes.meanDiameterMm - 9) <= 0.6, `mean diameter ${axes.meanDiameterMm} mm (long ${axes.longAxisMm.toFixed(1)}, short ${axes.shortAxisMm.toFixed(1)})`);
+  assert.ok(Math.abs(seg.volumeMm3 - truthMm3) / truthMm3 <= 0.15, `volume ${seg.volumeMm3.toFixed(0)} vs ${truthMm3} mm³`);
+});
+
+/**
+ * A 40 mm solid mass (40 HU) that replaces lung against the chest wall: the lung mask has a dent where the mass is,
+ * open to the wall (as a lung segmentation that follows aerated lung leaves it). Beyond the pleura (y ≥ 40): 4 mm
+ * of muscle (45 HU), 4 mm of fat, muscle; below the lung base (z < −45): liver at 70 HU.
+ */
+function replacingMassScene(): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; c: Vec3; truthMm3: number } {
+  const dims: Vec3 = [120, 120, 120];
+  const spacing: Vec3 = [1, 1, 1];
+  const origin: Vec3 = [-60, -70, -60];
+  const data = new Int16Array(voxelCount(dims));
+  const lungData = new Uint8Array(voxelCount(dims));
+  const c: Vec3 = [0, 22, 0];
+  const R = 20;
+  let seed = 777;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  let v = 0, truth = 0;
+  for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++, v++) {
+    const x = origin[0] + i, y = origin[1] + j, z = origin[2] + k;
+    const inMass = Math.hypot(x - c[0], y - c[1], z - c[2]) < R && y < 40;
+    let hu: number;
+    if (z < -45) hu = 70;
+    else if (y >= 48) hu = 45;
+    else if (y >= 44) hu = -100;
+    else if (y >= 40) hu = 45;
+    else hu = inMass ? 40 : -850;
+    if (inMass) truth++;
+    lungData[v] = z >= -45 && y < 40 && !inMass ? 1 : 0;
+    data[v] = Math.round(hu + 12 * (rand() + rand() + rand() - 1.5) * 2);
+  }
+  return { vol: createVolume(data, { dims, spacing, origin }), lung: createVolume(lungData, { dims, spacing, origin }), c, truthMm3: truth };
+}
+
+test('a mass replacing lung against the chest wall grows inside the pleural line, not into wall or liver', () => {
+  const { vol, lung, c, truthMm3 } = replacingMassScene();
+  // Seeded at its centre (outside the lung mask) with a core candidate's radius.
+  const seg = segmentNodule(vol, lung, c, 6, { lungWide: dilate(lung, { radiusMm: 1.5 }) });
+  assert.ok(seg);
+  assert.equal(seg.type, 'solid');
+  assert.equal(seg.mass, true);
+  const err = (seg.volumeMm3 - truthMm3) / truthMm3;
+  assert.ok(Math.abs(err) <= 0.15, `volume ${(seg.volumeMm3 / 1000).toFixed(1)} mL vs ${(truthMm3 / 1000).toFixed(1)} mL`);
+  // Nothing beyond the pleura (y ≥ 41 leaves a voxel of partial volume) or in the liver.
+  let wall = 0;
+  const m = seg.mask;
+  for (let k = 0, v = 0; k < m.dims[2]; k++) for (let j = 0; j < m.dims[1]; j++) for (let i = 0; i < m.dims[0]; i++, v++) {
+    if (m.data[v] === 0) continue;
+    const p = ijkToLps(m, [i, j, k]);
+    if (p[1] >= 41.5 || p[2] < -46.5) wall++;
+  }
+  assert.ok(wall * voxelVolumeMm3(m) < 0.02 * truthMm3, `${(wall * voxelVolumeMm3(m)).toFixed(0)} mm³ beyond the pleura or in the liver`);
+});
+
+test('without the lung around it (the mass scene, no lung mask), a mass seeded outside the lung is not grown', () => {
+  // The envelope comes from the lung: no lung, no extrapolated pleura, so nothing may be taken from soft tissue.
+  const { vol, c } = replacingMassScene();
+  const empty = createVolume(new Uint8Array(vol.data.length), vol);
+  const seg = segmentNodule(vol, empty, c, 6);
+  assert.ok(seg === null || seg.volumeMm3 < 1000, `volume ${seg?.volumeMm3.toFixed(0)} mm³`);
 });

@@ -9,13 +9,19 @@
  *    pleural bridges thinner than that), the seed component of the opening, then the thresholded voxels within
  *    a small margin of it (restores the surface detail the opening rounded off);
  * 4. volume with partial-volume weighting over the mask and its one-voxel outer shell.
+ * Beyond the lung mask: a juxtapleural nodule is cut at the pleural line extrapolated from the aerated lung
+ * around it (a closing of that lung), so no slab of chest wall joins it; a large solid object, or one whose peak
+ * lies outside the lung mask, may be a mass that replaces lung, and grows inside a pleural envelope (per slice
+ * the convex hull of each lung) within its own attenuation band, which keeps it out of fat, bone, enhanced blood
+ * and liver. A seed in the collapsed lung beside a mass is moved to the mass's solid centre.
  */
 import type { Float32Volume, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
 import {
-  connectedComponents, crop, dilate, distanceTransform, gaussian, ijkToLps, lpsToIjk, open, resampleToGrid, voxelVolumeMm3, withData,
+  close, connectedComponents, crop, dilate, distanceTransform, fillHoles, fillHoles2D, gaussian, ijkToLps, lpsToIjk, open, resampleToGrid, voxelVolumeMm3, withData,
 } from '../../imaging/index.ts';
 import type { Box } from '../../imaging/index.ts';
 import type { Mat3 } from '../../imaging/index.ts';
+import { convexHull2D } from './measure.ts';
 
 export type NoduleType = 'solid' | 'part-solid' | 'ground-glass' | 'calcified';
 
@@ -53,6 +59,8 @@ export interface NoduleSegmentation {
   solidFraction: number;
   /** Brightest smoothed voxel near the seed (LPS mm). */
   peakLps: Vec3;
+  /** Segmented as a mass that may replace lung: grown inside the pleural envelope, not only the lung mask. */
+  mass?: boolean;
 }
 
 const SOLID_HU = -250;
@@ -63,6 +71,14 @@ export const CALCIFIED_CORE_HU = 200;
 const CALCIFIED_PEAK_HU = 160;
 /** Ground glass is −750…−300 HU: a halo at that level around a solid core makes the nodule part-solid. */
 const GG_MIN_ABOVE_BG = 200;
+/** A halo surrounds the core: at least half the rays that sample lung must find ground glass. */
+const HALO_MIN_RAY_FRACTION = 0.5;
+const MASS_CORE_RADIUS_MM = 15;
+const HALO_SOLID_EDGE_HU = SOLID_HU;
+/** Spread (max − min, smoothed HU) of a ray's shell samples above which they are no plateau. */
+const HALO_MAX_SPREAD_HU = 150;
+/** Rays (of 26) whose shell lies in the lung: fewer, and the halo cannot be told from the lung on one side. */
+const HALO_MIN_RAYS = 8;
 
 function median(values: number[]): number {
   if (values.length === 0) return NaN;
@@ -111,6 +127,10 @@ function haloLevel(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h:
   const [nx, ny, nz] = dims;
   const plane = nx * ny;
   const vals: number[] = [];
+  // A halo surrounds the core: count the rays whose shell holds ground glass, not only the pooled values (a mass
+  // with collapsed or infiltrated lung on one side has a ground-glass shell on a few rays only).
+  let raysSampled = 0, raysGg = 0;
+  const edges: number[] = [];
   const maxR = Math.min(3 * rEst + 6, ((Math.min(nx, ny, nz) - 1) / 2) * h);
   for (let t = 0; t < 26; t++) {
     // 26 directions of the cube neighbourhood.
@@ -119,6 +139,7 @@ function haloLevel(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h:
     const len = Math.hypot(di, dj, dk);
     const ui = di / len, uj = dj / len, uk = dk / len;
     let edge = -1;
+    const ray: number[] = [];
     for (let r = 0; r <= maxR; r += h * 0.5) {
       const i = Math.round(peak[0] + (ui * r) / h), j = Math.round(peak[1] + (uj * r) / h), k = Math.round(peak[2] + (uk * r) / h);
       if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) break;
@@ -129,10 +150,25 @@ function haloLevel(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h:
       }
       if (r < edge + 1) continue;
       if (r > edge + 3) break;
-      if (lung[v] !== 0 && (s[v] as number) < tSolid) vals.push(s[v] as number);
+      if (lung[v] !== 0 && (s[v] as number) < tSolid) ray.push(s[v] as number);
     }
+    // A ray that never leaves the solid part within reach counts as reaching past it.
+    edges.push(edge >= 0 ? edge : maxR);
+    if (ray.length === 0) continue;
+    raysSampled++;
+    const rm = median(ray.slice());
+    // Ground glass is a plateau: the blur tail of a solid edge falls steeply across the shell, collapsed or
+    // consolidated lung beside a mass is mottled; neither is flat.
+    let lo = Infinity, hi = -Infinity;
+    for (const x of ray) { if (x < lo) lo = x; if (x > hi) hi = x; }
+    if (rm > bg + GG_MIN_ABOVE_BG && hi - lo < HALO_MAX_SPREAD_HU) raysGg++;
+    for (const x of ray) vals.push(x);
   }
-  if (vals.length < 20) return null;
+  // A solid core over 3 cm across is a mass (Fleischner Society glossary, Hansell et al., Radiology 2008): what
+  // borders it is collapsed or infiltrated lung far more often than a ground-glass component, and Lung-RADS v2022
+  // puts a solid part ≥ 15 mm in 4B whether or not a halo is there.
+  if (median(edges) > MASS_CORE_RADIUS_MM) return null;
+  if (vals.length < 20 || raysSampled < HALO_MIN_RAYS || raysGg < HALO_MIN_RAY_FRACTION * raysSampled) return null;
   const m = median(vals);
   return m > bg + GG_MIN_ABOVE_BG && m < SOLID_HU ? m : null;
 }
@@ -160,6 +196,27 @@ function rayRadiusMm(s: Float32Array, inside: Uint8Array, dims: Vec3, peak: Vec3
     lens.push(r);
   }
   return median(lens);
+}
+
+/** Binary closing by a ball of `radiusMm`, computed on a grid of twice the spacing and read back nearest. */
+function closeCoarse(m: MaskVolume, radiusMm: number): Uint8Array {
+  const h2 = 2 * m.spacing[0];
+  const dims2 = m.dims.map((d) => Math.max(1, Math.ceil(d / 2))) as Vec3;
+  // Same origin: coarse voxel c covers fine voxels 2c and 2c + 1 (nearest lookup of 2c + ½).
+  const grid = { dims: dims2, spacing: [h2, h2, h2] as Vec3, origin: ijkToLps(m, [0.5, 0.5, 0.5]), direction: m.direction };
+  const coarse = resampleToGrid(withData(m, Float32Array.from(m.data)), grid, { interpolation: 'linear', fill: 0, threads: 1 });
+  const cm = withData(coarse, Uint8Array.from(coarse.data, (x) => (x >= 0.5 ? 1 : 0)));
+  const closed = close(cm, { radiusMm, threads: 1 });
+  return resampleToGrid(closed, m, { interpolation: 'nearest', fill: 0, threads: 1 }).data;
+}
+
+/** Voxels of `allowed` above `t`, 6-connected, and the label of the component at (or nearest to) `at`. */
+function seedComponent(allowed: Uint8Array, s: Float32Array, t: number, dims: Vec3, at: Vec3, nearVox: number): { labels: Int32Array; label: number; size: number } | null {
+  const thr = new Uint8Array(s.length);
+  for (let v = 0; v < s.length; v++) thr[v] = allowed[v] !== 0 && (s[v] as number) > t ? 1 : 0;
+  const cc = connectedComponents({ dims, spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], data: thr }, { connectivity: 6 });
+  const label = labelNear(cc.labels.data, dims, at, nearVox);
+  return label === 0 ? null : { labels: cc.labels.data, label, size: cc.sizes[label] as number };
 }
 
 /** Label at `seed` of a component labelling, else the nearest labelled voxel within `radiusVox`. */
@@ -243,8 +300,14 @@ export interface SegmentOptions {
  * Segments the nodule at `seedLps` (estimated radius `radiusMm`) in `vol`; `lungLabels` is the lung label
  * volume on any grid. Returns null when nothing above the parenchyma is found at the seed.
  */
-export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, radiusMm: number, opts: SegmentOptions = {}): NoduleSegmentation | null {
-  let seg = segmentOnce(vol, lungLabels, seedLps, radiusMm, opts);
+export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, radiusMm: number, opts: SegmentOptions = {}, reseeded = 0): NoduleSegmentation | null {
+  let first = segmentOnce(vol, lungLabels, seedLps, radiusMm, opts);
+  // A seed inside a mass that replaces lung: segment once more in a box large enough for the pleural envelope.
+  for (let round = 0; round < 2 && first && 'retryRadiusMm' in first; round++) {
+    radiusMm = first.retryRadiusMm;
+    first = segmentOnce(vol, lungLabels, seedLps, radiusMm, opts);
+  }
+  let seg = first && 'retryRadiusMm' in first ? null : first;
   // Scale-aware box: the box follows the candidate's size estimate, which for a mass is the radius of the core the
   // blob or opening saw, not of the mass. When the object's own (ray-median) radius says it reaches past the
   // box, segment again in a box sized by that radius; a vessel leaving the box has a small ray radius and does
@@ -254,16 +317,137 @@ export function segmentNodule(vol: Int16Volume, lungLabels: MaskVolume, seedLps:
     if (!(1.7 * seg.rayRadiusMm + 2 > half) || radiusMm >= MAX_RADIUS_MM) break;
     radiusMm = Math.min(MAX_RADIUS_MM, Math.max(1.5 * radiusMm, seg.rayRadiusMm * 1.3));
     const next = segmentOnce(vol, lungLabels, seedLps, radiusMm, opts);
-    if (!next) break;
+    if (!next || 'retryRadiusMm' in next) break;
     seg = next;
   }
+  // Seeded beside a mass (in the collapsed or infiltrated lung at its edge, which looks part-solid): when the
+  // segmentation holds a solid region of mass size whose centre lies away from the seed, segment again from
+  // that centre, so the mass — not the lung around it — sets the type, the threshold and the envelope.
+  // (A solid ball of MASS_RESEED_RADIUS_MM needs at least its own volume: smaller segmentations are not looked at.)
+  if (seg && !opts.coarse && reseeded < 2 && seg.volumeMm3 >= (4 / 3) * Math.PI * MASS_RESEED_RADIUS_MM ** 3) {
+    const centre = solidCentre(seg);
+    if (centre && centre.rMm >= MASS_RESEED_RADIUS_MM && (seg.type !== 'solid' || seg.touchesBorder || seg.mass === true) && Math.hypot(centre.lps[0] - seg.peakLps[0], centre.lps[1] - seg.peakLps[1], centre.lps[2] - seg.peakLps[2]) > Math.max(5, 0.5 * centre.rMm)) {
+      const again = segmentNodule(vol, lungLabels, centre.lps, Math.max(2 * centre.rMm, seg.rayRadiusMm), opts, reseeded + 1);
+      if (again && again.type === 'solid' && again.volumeMm3 > (seg.type === 'solid' ? 1.2 : 0.5) * seg.volumeMm3) return again;
+    }
+  }
   return seg;
+}
+
+/** A solid inscribed ball of this radius inside a sub-solid segmentation is a mass beside the seed (≥ 15 mm of solid tissue across). */
+const MASS_RESEED_RADIUS_MM = 7.5;
+
+/** Deepest point of the solid (> −250 HU) part of a segmentation and its depth (mm), or null when none. */
+function solidCentre(seg: NoduleSegmentation): { lps: Vec3; rMm: number } | null {
+  const n = seg.mask.data.length;
+  const solid = new Uint8Array(n);
+  const s = seg.smooth.data;
+  let any = false;
+  for (let v = 0; v < n; v++) if (seg.mask.data[v] !== 0 && (s[v] as number) > SOLID_HU) { solid[v] = 1; any = true; }
+  if (!any) return null;
+  const m = withData(seg.mask, solid);
+  const edt = inMaskBox(m, 0, (sub) => distanceTransform(sub, { threads: 1 }), new Float32Array(n));
+  let best = 0, bestV = -1;
+  for (let v = 0; v < n; v++) if ((edt[v] as number) > best) { best = edt[v] as number; bestV = v; }
+  if (bestV < 0) return null;
+  const [nx, ny] = seg.mask.dims;
+  const k = Math.floor(bestV / (nx * ny)), j = Math.floor((bestV - k * nx * ny) / nx), i = bestV - k * nx * ny - j * nx;
+  return { lps: ijkToLps(seg.mask, [i, j, k]), rMm: best };
+}
+
+/** Candidates from this radius (≥ 15 mm across) may be masses that replace lung: their envelope is checked. */
+const MASS_MIN_RADIUS_MM = 7.5;
+/** Leakage cap of a mass, in ray radii (its lobes and irregular margin reach further than a nodule's). */
+const MASS_CAP_FACTOR = 2.5;
+/** Pleural cut: closing ball = this × the estimated radius (bounded by the box, see below). */
+const PLEURAL_CUT_SCALE = 1.5;
+/** Band beyond the coarse lung mask always kept (it stops up to a coarse voxel short of the pleura). */
+const PLEURAL_KEEP_MM = 0.8;
+const MAX_PEAK_SEARCH_MM = 8;
+/**
+ * Attenuation band of a mass beyond the lung, around its own median (heavily smoothed): 90 HU below (fat at
+ * about −100 HU is out for a mass of 0–60 HU), 35 above (liver, enhanced blood and bone are out; on the IBSI
+ * lung-cancer CT the tumour is ≈ 25–45 HU and the liver ≈ 70 HU).
+ */
+const ENVELOPE_HU_ABOVE = 35;
+const ENVELOPE_HU_BELOW = 90;
+const ENVELOPE_SIGMA_MM = 2;
+
+/** Per slice normal to `axis`, the 2D convex hull of each lung's voxels; `visit` gets every voxel inside one. */
+function sliceHulls(dims: Vec3, axis: 0 | 1 | 2, inLung: (v: number, label: number) => boolean, visit: (v: number) => void): void {
+  const strides = [1, dims[0], dims[0] * dims[1]];
+  const [ua, wa] = axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
+  const nu = dims[ua] as number, nw = dims[wa] as number, ns = dims[axis] as number;
+  const su = strides[ua] as number, sw = strides[wa] as number, ss = strides[axis] as number;
+  const xy: number[] = [];
+  for (let k = 0; k < ns; k++) {
+    for (const label of [1, 2]) {
+      xy.length = 0;
+      for (let w = 0; w < nw; w++) {
+        // Row extremes suffice for the hull.
+        let u0 = -1, u1 = -1;
+        for (let u = 0; u < nu; u++) if (inLung(u * su + w * sw + k * ss, label)) { if (u0 < 0) u0 = u; u1 = u; }
+        if (u0 >= 0) xy.push(u0, w, u1, w);
+      }
+      if (xy.length < 6) continue;
+      const hull = convexHull2D(xy).map((p) => [xy[2 * p] as number, xy[2 * p + 1] as number] as const);
+      if (hull.length < 3) continue;
+      // Scanline fill of the convex polygon.
+      for (let w = 0; w < nw; w++) {
+        let a = Infinity, b = -Infinity;
+        for (let e = 0; e < hull.length; e++) {
+          const [x0, y0] = hull[e] as readonly [number, number];
+          const [x1, y1] = hull[(e + 1) % hull.length] as readonly [number, number];
+          if ((w < y0 && w < y1) || (w > y0 && w > y1)) continue;
+          if (y0 === y1) { a = Math.min(a, x0, x1); b = Math.max(b, x0, x1); continue; }
+          const x = x0 + ((w - y0) * (x1 - x0)) / (y1 - y0);
+          a = Math.min(a, x); b = Math.max(b, x);
+        }
+        for (let u = Math.max(0, Math.ceil(a)); u <= Math.min(nu - 1, Math.floor(b)); u++) visit(u * su + w * sw + k * ss);
+      }
+    }
+  }
+}
+
+/**
+ * Where a mass may grow beyond the aerated lung: inside the pleural line extrapolated from the surrounding lung —
+ * per axial slice the convex hull of each lung (a lung's costal surface is convex, so a mass against the chest
+ * wall lies under the chord between the lung on either side of it; the chord over the mediastinum or the liver
+ * is cut by the attenuation band) — limited to soft tissue of the mass's own attenuation: fat below, bone,
+ * contrast-enhanced blood and liver above it are excluded.
+ */
+function pleuralEnvelope(lung: MaskVolume, base: Uint8Array, s: Float32Array, heavy: Float32Array, nearAir: Uint8Array, levelHu: number): Uint8Array {
+  const lungLab = lung.data;
+  const [nx, ny, nz] = lung.dims;
+  const lo = levelHu - ENVELOPE_HU_BELOW, hi = levelHu + ENVELOPE_HU_ABOVE;
+  const out = Uint8Array.from(base, (x) => (x !== 0 ? 1 : 0));
+  // Each lung's largest piece in the box only: a stray fleck labelled lung (air outside the body at the edge of
+  // a cropped field of view) would stretch the hull over the chest wall.
+  const cc = connectedComponents(withData(lung, Uint8Array.from(lungLab, (x) => (x !== 0 ? 1 : 0))), { connectivity: 26 });
+  const best = [0, 0, 0];
+  const bestSize = [0, 0, 0];
+  for (let v = 0; v < lungLab.length; v++) {
+    const l = cc.labels.data[v] as number;
+    const side = lungLab[v] as number;
+    if (l === 0 || side > 2) continue;
+    const size = cc.sizes[l] as number;
+    if (size > (bestSize[side] as number)) { bestSize[side] = size; best[side] = l; }
+  }
+  const inLung = (v: number, label: number) => lungLab[v] === label && cc.labels.data[v] === best[label];
+  // Axial slices only: coronal or sagittal hulls would also span the diaphragm's dome (measured on the IBSI CT:
+  // no gain on the tumour, more liver).
+  // The upper bound on the heavy smoothing (texture and noise would fragment the mass); the lower one at the
+  // pixel scale, and not next to aerated lung, where the mass's partial-volume rim lies below it.
+  sliceHulls([nx, ny, nz], 2, inLung, (v) => {
+    if ((heavy[v] as number) < hi && ((s[v] as number) > lo || nearAir[v] !== 0)) out[v] = 1;
+  });
+  return out;
 }
 
 /** Largest radius a local segmentation is sized for (a 10 cm mass). */
 const MAX_RADIUS_MM = 60;
 
-function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, radiusMm: number, opts: SegmentOptions): NoduleSegmentation | null {
+function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, radiusMm: number, opts: SegmentOptions): NoduleSegmentation | { retryRadiusMm: number } | null {
   const rEst = Math.min(MAX_RADIUS_MM, Math.max(1.5, radiusMm));
   const half = opts.coarse ? Math.min(40, Math.max(8, 1.6 * rEst + 4)) : Math.min(1.8 * MAX_RADIUS_MM + 6, Math.max(10, 2.5 * rEst + 6));
   // Fine grid for small nodules; masses get a coarser one so the box stays ≤ ~130³ voxels.
@@ -305,7 +489,8 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   const bg = nBg > 20 ? histMedian(bgVals, nBg, -1000, -600) : -850;
 
   // Peak near the seed and the sampling ball.
-  const rSearch = Math.max(1.5, 0.5 * rEst);
+  // Capped: in a mass's box a wide search finds the heart's contrast or a rib rather than the mass.
+  const rSearch = Math.max(1.5, Math.min(MAX_PEAK_SEARCH_MM, 0.5 * rEst));
   const rBall = Math.max(1.2 * h, 0.6 * rEst);
   let peak = -Infinity;
   let peakIjk: Vec3 = seed;
@@ -344,14 +529,17 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   // Lung-RADS call a nodule benign-calcified at ≥ ~200 HU; a small one, dimmed by partial volume, needs
   // both a core above CALCIFIED_HU and a peak well above any solid tissue.
   const coreMedian = ballMedian(s, dims, peakIjk, Math.max(h, Math.min(2, 0.35 * rEst)) / h);
-  if (coreMedian >= CALCIFIED_CORE_HU || (coreMedian >= CALCIFIED_HU && peak >= CALCIFIED_PEAK_HU)) {
+  // Inside a mass the partial-volume rule does not apply (an enhancing vessel or the heart's edge is ≥ 115 HU).
+  if (coreMedian >= CALCIFIED_CORE_HU || (coreMedian >= CALCIFIED_HU && peak >= CALCIFIED_PEAK_HU && rEst < MASS_MIN_RADIUS_MM)) {
     type = 'calcified';
     level = plateau;
   } else if (solidFraction >= 0.5 || (peak > SOLID_HU && inside.length < 8)) {
     type = 'solid';
     level = plateau;
     // A solid core with a ground-glass halo is part-solid: look at the shell just outside the solid contour.
-    const halo = haloLevel(s, lung.data, dims, peakIjk, h, (level + bg) / 2, bg, rEst);
+    // The solid part is what lies above ground-glass attenuation (−250 HU): half way between the plateau and the
+    // parenchyma would put the contour outside a ground-glass halo whenever the ball's plateau mixes both.
+    const halo = haloLevel(s, lung.data, dims, peakIjk, h, Math.max((level + bg) / 2, HALO_SOLID_EDGE_HU), bg, rEst);
     if (halo !== null) {
       type = 'part-solid';
       level = halo;
@@ -367,15 +555,86 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   if (!Number.isFinite(level)) level = peak;
   const T = (level + bg) / 2;
 
-  // Thresholded seed component inside the lung.
-  const thr = new Uint8Array(n);
-  for (let v = 0; v < n; v++) thr[v] = lungWide.data[v] !== 0 && (s[v] as number) > T ? 1 : 0;
-  const thrVol = withData(hu, thr);
-  const cc1 = connectedComponents(thrVol, { connectivity: 6 });
-  const l1 = labelNear(cc1.labels.data, dims, peakIjk, rSearch / h + 1);
-  if (l1 === 0) return null;
-  const comp = withData(hu, keepLabel(cc1.labels.data, l1));
-  const compSize = cc1.sizes[l1] as number;
+  // Thresholded seed component inside the lung — or, for a mass that replaces lung, inside the pleural envelope.
+  const pv2 = peakIjk[0] + peakIjk[1] * nx + peakIjk[2] * plane;
+  // A mass that may replace lung: its peak lies outside the lung mask, or it is large (≥ 15 mm across).
+  const massLike = !opts.coarse && type === 'solid' && (lungWide.data[pv2] === 0 || rEst >= MASS_MIN_RADIUS_MM);
+  let base = lungWide.data;
+  // The component in `base`, reused below when neither the pleural cut nor a mass envelope changes `base`.
+  let c0: ReturnType<typeof seedComponent> | undefined;
+  if (!opts.coarse) {
+    // A juxtapleural nodule: the widened lung mask lets the threshold take a slab of chest wall along its flat
+    // face (the short axis grows by the slab). There, bound it by the pleural line extrapolated from the aerated
+    // lung around it: the aerated lung closed by a ball much larger than the nodule's footprint fills the dent the
+    // nodule makes in it, not the wall behind the plane. Only the widening band is cut, never the lung mask.
+    c0 = seedComponent(base, s, T, dims, peakIjk, rSearch / h + 1);
+    // Counted near the peak only: a vessel's component that reaches the wall at the far side of the box is no
+    // juxtapleural nodule (and the closing is the costliest step of a segmentation).
+    let outside = 0;
+    const rNear = (1.2 * rEst + 2) / h, rNear2 = rNear * rNear;
+    if (c0) {
+      let v = 0;
+      for (let k = 0; k < nx; k++) for (let j = 0; j < nx; j++) for (let i = 0; i < nx; i++, v++) {
+        if (c0.labels[v] !== c0.label || lung.data[v] !== 0) continue;
+        if ((i - peakIjk[0]) ** 2 + (j - peakIjk[1]) ** 2 + (k - peakIjk[2]) ** 2 <= rNear2) outside++;
+      }
+    }
+    // (A few voxels are a vessel or a fleck at the mask's edge: not worth the closing's three distance transforms.)
+    if (c0 && outside >= Math.max(8, 0.01 * c0.size)) {
+      const aerated = new Uint8Array(n);
+      for (let v = 0; v < n; v++) aerated[v] = lungWide.data[v] !== 0 && (s[v] as number) <= T ? 1 : 0;
+      // The ball must leave some wall uncovered by the dilation within the box, or the closing fills the box.
+      const rc = Math.max(4 * h, Math.min(PLEURAL_CUT_SCALE * rEst, (half - rEst) / 2));
+      // On a grid twice as coarse (the closing's ball is ≥ 4 voxels; its distance transforms were the cost).
+      const closed = closeCoarse(withData(lung, aerated), rc);
+      // The coarse lung mask stops up to a coarse voxel short of the pleura: keep a margin of it whatever the cut.
+      const near = dilate(lung, { radiusMm: PLEURAL_KEEP_MM, threads: 1 }).data;
+      const a = new Uint8Array(n);
+      for (let v = 0; v < n; v++) a[v] = near[v] !== 0 || (lungWide.data[v] !== 0 && closed[v] !== 0) ? 1 : 0;
+      base = a;
+      c0 = undefined;
+    }
+  }
+  let env: Uint8Array | null = null;
+  if (massLike) {
+    const heavy = gaussian(hu, { sigmaMm: ENVELOPE_SIGMA_MM, threads: 1 }).data;
+    // The mass's own attenuation: solid voxels of a ball at the seed (not at the peak, which may be a vessel or a
+    // calcification inside it).
+    const rb = Math.max(4, Math.min(10, 0.5 * rEst)) / h;
+    const R2 = Math.ceil(rb);
+    const vals: number[] = [];
+    for (let dk = -R2; dk <= R2; dk++) for (let dj = -R2; dj <= R2; dj++) for (let di = -R2; di <= R2; di++) {
+      if (di * di + dj * dj + dk * dk > rb * rb) continue;
+      const i = seed[0] + di, j = seed[1] + dj, k = seed[2] + dk;
+      if (i < 0 || j < 0 || k < 0 || i >= nx || j >= nx || k >= nx) continue;
+      const x = heavy[i + j * nx + k * plane] as number;
+      if (x > SOLID_HU) vals.push(x);
+    }
+    let massHu = vals.length > 0 ? median(vals) : level;
+    const air = new Uint8Array(n);
+    for (let v = 0; v < n; v++) air[v] = base[v] !== 0 && (s[v] as number) <= T ? 1 : 0;
+    const nearAir = dilate(withData(lung, air), { radiusMm: Math.max(2, 2 * h), threads: 1 }).data;
+    env = pleuralEnvelope(lung, base, s, heavy, nearAir, massHu);
+    // A mass is heterogeneous (necrotic centre, enhancing rim): the ball at the seed sets a first band; the band is
+    // then re-centred once on the median of what that band let the mass take beyond the lung.
+    const first = seedComponent(env, s, T, dims, peakIjk, rSearch / h + 1);
+    if (first) {
+      const out: number[] = [];
+      for (let v = 0; v < n; v += 2) if (first.labels[v] === first.label && lungWide.data[v] === 0) out.push(heavy[v] as number);
+      if (out.length > 100) {
+        const m = median(out);
+        if (Math.abs(m - massHu) > 3) { massHu = m; env = pleuralEnvelope(lung, base, s, heavy, nearAir, massHu); }
+      }
+    }
+  }
+  const allowed = env ?? base;
+  const cc1s = !env && c0 !== undefined ? c0 : seedComponent(allowed, s, T, dims, peakIjk, rSearch / h + 1);
+  const l1 = cc1s?.label ?? 0;
+  // A seed inside a mass that replaces lung, in a box too small to hold the lung around it: a larger box.
+  if (l1 === 0 && massLike && lungWide.data[pv2] === 0 && rEst < MAX_RADIUS_MM) return { retryRadiusMm: Math.min(MAX_RADIUS_MM, 2 * rEst) };
+  if (!cc1s || l1 === 0) return null;
+  const comp = withData(hu, keepLabel(cc1s.labels, l1));
+  const compSize = cc1s.size;
 
   // Inner radius near the seed → opening scale.
   const edt = inMaskBox(comp, 0, (m) => distanceTransform(m), new Float32Array(n));
@@ -404,13 +663,17 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   const grow = withData(hu, inMaskBox(core, growMm, (m) => dilate(m, { radiusMm: growMm }), new Uint8Array(n)));
   // Leakage cap: a vessel thicker than the opening ball survives the opening; nothing of the nodule lies beyond
   // ~1.6× its own (ray-median) radius from the peak even when lobulated, so what does is an attached structure.
-  const rRay = Math.max(0.5 * rEst, rayRadiusMm(s, lungWide.data, dims, peakIjk, h, T));
-  const capVox = (1.6 * rRay + 2 * h) / h;
+  const rRay = Math.max(0.5 * rEst, rayRadiusMm(s, allowed, dims, peakIjk, h, T));
+  // Inside the pleural envelope a mass is bounded by it; its lobes and irregular margin reach further than 1.6 ray radii.
+  const capVox = ((env ? MASS_CAP_FACTOR : 1.6) * rRay + 2 * h) / h;
   const cap2 = capVox * capVox;
   const fin = new Uint8Array(n);
   let count = 0;
   for (let v = 0; v < n; v++) {
     if (grow.data[v] === 0 || comp.data[v] === 0) continue;
+    // Restored surface detail stays in the lung: beyond it the margin would lay a rim of chest wall along a
+    // juxtapleural nodule's flat face, which adds ~2 margins to its long axis (not to its volume).
+    if (!env && core.data[v] === 0 && lung.data[v] === 0) continue;
     const k = Math.floor(v / plane), j = Math.floor((v - k * plane) / nx), i = v - k * plane - j * nx;
     if ((i - peakIjk[0]) ** 2 + (j - peakIjk[1]) ** 2 + (k - peakIjk[2]) ** 2 > cap2) continue;
     fin[v] = 1;
@@ -419,9 +682,16 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   // The component at the peak (not the largest: a cut-off vessel stump can outgrow a small nodule).
   const cc3 = connectedComponents(withData(hu, fin), { connectivity: 6 });
   const l3 = cc3.count > 1 ? labelNear(cc3.labels.data, dims, peakIjk, (rSearch + rho) / h + 1) : 1;
-  const mask = withData(hu, cc3.count > 1 ? keepLabel(cc3.labels.data, l3 || 1) : fin);
+  let mask = withData(hu, cc3.count > 1 ? keepLabel(cc3.labels.data, l3 || 1) : fin);
   if (cc3.count > 1) count = cc3.sizes[l3 || 1] as number;
   if (count === 0) return null;
+  if (env) {
+    // Inside a mass the attenuation band leaves holes where it is brighter (enhancing, calcified flecks): a mass
+    // is measured whole, so fill them (in 3D, then in each axial slice as a reader outlines it).
+    mask = fillHoles2D(fillHoles(mask), { axis: 2 });
+    count = 0;
+    for (let v = 0; v < n; v++) count += mask.data[v] as number;
+  }
 
   // Partial-volume weighted volume over the mask and its outer shell (shell voxels above T belong to cut-off structures).
   // The shell must hold the blur tail (PSF ≈ 0.6–1 mm σ), whatever the grid.
@@ -440,7 +710,7 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
           wsum += Math.min(1, Math.max(0, (x - bg) / denom));
           if (i === 0 || j === 0 || k === 0 || i === nx - 1 || j === nx - 1 || k === nx - 1) touches = true;
           else if (lung.data[v - 1] === 0 || lung.data[v + 1] === 0 || lung.data[v - nx] === 0 || lung.data[v + nx] === 0 || lung.data[v - plane] === 0 || lung.data[v + plane] === 0) contact++;
-        } else if (x < T && lungWide.data[v] !== 0) wsum += Math.min(1, Math.max(0, (x - bg) / denom));
+        } else if (x < T && allowed[v] !== 0) wsum += Math.min(1, Math.max(0, (x - bg) / denom));
       }
     }
   }
@@ -465,6 +735,7 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
     pleuralContact: contact / count,
     solidFraction,
     peakLps: ijkToLps(hu, peakIjk),
+    ...(env ? { mass: true } : {}),
   };
 }
 
