@@ -9,6 +9,7 @@ export { kernelThreads, resolveThreads, startKernelPool, shutdownKernelPool } fr
 export { gaussian, gaussianDerivative, gradientMagnitude, gaussianKernel1D } from './gaussian.ts';
 export type { GaussianOptions, GaussianDerivativeOptions } from './gaussian.ts';
 export { hessianEigenvalues, hessianAt, symmetricEigen3 } from './hessian.ts';
+export { eigenvalues3 } from './hessian-core.ts';
 export type { HessianOptions, HessianEigenvalues, HessianAtOptions, HessianAtResult, SymmetricEigen } from './hessian.ts';
 export { resample, resampleToGrid, toFloat32 } from './resample.ts';
 export type { Interpolation, GridGeometry, ResampleOptions, ResampleToGridOptions } from './resample.ts';

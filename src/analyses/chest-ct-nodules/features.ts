@@ -3,10 +3,13 @@
  * scale, principal-axis elongation, compactness against the maximum 3D diameter), attachment (how much of the
  * thresholded component the opening cut off: vessels and pleura), intensity (plateau contrast above the
  * parenchyma) and context (pleural contact, the mask running out of its box like a vessel or a fissure does).
+ * Mask texture (maskShape) tells the large lobulated sub-solid nodule, which is as non-compact as a vessel, from
+ * the vessel: convexity, the share of line-like voxels, centre-vs-rim attenuation, the sub-solid share, and the
+ * inscribed and ray radii over the equivalent radius (a tube's inscribed ball is small for its volume).
  * Every feature is dimensionless or in mm/HU, so they transfer across voxel sizes.
  */
-import type { Int16Volume, Vec3 } from '../../imaging/index.ts';
-import { hessianAt } from '../../imaging/index.ts';
+import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
+import { eigenvalues3, hessianAt } from '../../imaging/index.ts';
 import type { Candidate } from './candidates.ts';
 import { axialAxes, maxDiameter3D, shapeMoments } from './measure.ts';
 import type { AxialAxes, ShapeMoments } from './measure.ts';
@@ -15,6 +18,7 @@ import type { NoduleSegmentation } from './segment-nodule.ts';
 export const FEATURE_NAMES = [
   'logBlob', 'hessRatio12', 'hessRatio13', 'elongation', 'flatness', 'compactness', 'logAttachment', 'touchesBorder',
   'pleuralContact', 'logContrast', 'logDiameter', 'solidFraction', 'subSolid', 'blobSource',
+  'convexity', 'tubularShare', 'centreRim', 'subSolidShare', 'inscribedRatio', 'rayRatio', 'compactnessBySize',
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
@@ -25,6 +29,142 @@ export interface CandidateMeasures {
   equivalentDiameterMm: number;
   /** Hessian eigenvalues at the candidate (|λ1| ≤ |λ2| ≤ |λ3|), γ-normalised. */
   hessian: Vec3;
+  /** Texture and shape of the whole mask (maskShape). */
+  shape: MaskShape;
+}
+
+/** Shape and attenuation of a segmentation beyond its moments: what tells a lobulated sub-solid nodule (low
+ * compactness, faint) from a vessel segment (low compactness, line-like) or a fissure (flat). */
+export interface MaskShape {
+  /** Mask voxels / voxels of its 13-direction discrete hull (a k-DOP, ≥ the convex hull): 1 convex, ≪ 1 branched. */
+  convexity: number;
+  /** Fraction of mask voxels where the smoothed image is line-like at ≈ 1.5 mm (two strong negative curvatures,
+   * one weak): vessels and vessel stubs, not the flat interior or the sheet-like rim of a nodule. */
+  tubularShare: number;
+  /** (inner − outer) mean HU of the mask over the contrast: inner = within half the equivalent radius of the
+   * centroid. A nodule is brightest at its centre; a vessel crossing the box is as bright at its ends. */
+  centreRim: number;
+  /** Fraction of mask voxels below −250 HU (sub-solid attenuation). */
+  subSolidShare: number;
+}
+
+/** The 13 directions of the discrete hull: axes, face diagonals, body diagonals (one of each ± pair). */
+const HULL_DIRS: readonly Vec3[] = [
+  [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, -1, 0], [1, 0, 1], [1, 0, -1], [0, 1, 1], [0, 1, -1],
+  [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1],
+];
+
+/** Linear indices of a mask's voxels, scanning four bytes at a time (local grids are up to 130³ and mostly empty). */
+export function maskVoxels(data: Uint8Array): Int32Array {
+  const out: number[] = [];
+  const words = data.byteOffset % 4 === 0 ? Math.floor(data.length / 4) : 0;
+  const w32 = new Uint32Array(data.buffer, data.byteOffset, words);
+  for (let w = 0; w < words; w++) {
+    if (w32[w] === 0) continue;
+    for (let v = 4 * w; v < 4 * w + 4; v++) if (data[v] !== 0) out.push(v);
+  }
+  for (let v = 4 * words; v < data.length; v++) if (data[v] !== 0) out.push(v);
+  return Int32Array.from(out);
+}
+
+/**
+ * Mask voxels over the voxels of its 13-direction discrete hull (the intersection of the 26 supporting
+ * half-spaces of the mask's voxel centres, counted on the same grid). The hull holds the mask, so the ratio is in
+ * (0, 1]; it is 1 for a box and ≈ 0.9 for a digital ball, far lower for a branching or curved object.
+ */
+export function discreteConvexity(mask: Pick<MaskVolume, 'dims' | 'data'>, voxels: Int32Array = maskVoxels(mask.data)): number {
+  const [nx, ny] = mask.dims;
+  const nd = HULL_DIRS.length;
+  const n = voxels.length;
+  if (n === 0) return 0;
+  const lo = new Float64Array(nd).fill(Infinity), hi = new Float64Array(nd).fill(-Infinity);
+  const p = new Float64Array(nd);
+  for (let t = 0; t < n; t++) {
+    const v = voxels[t] as number;
+    const i = v % nx, j = ((v - i) / nx) % ny, k = Math.floor(v / (nx * ny));
+    // Projections on HULL_DIRS, unrolled (the hot loop on masses of 10⁵ voxels).
+    p[0] = i; p[1] = j; p[2] = k; p[3] = i + j; p[4] = i - j; p[5] = i + k; p[6] = i - k; p[7] = j + k; p[8] = j - k;
+    p[9] = i + j + k; p[10] = i + j - k; p[11] = i - j + k; p[12] = -i + j + k;
+    for (let d = 0; d < nd; d++) {
+      const x = p[d] as number;
+      if (x < (lo[d] as number)) lo[d] = x;
+      if (x > (hi[d] as number)) hi[d] = x;
+    }
+  }
+  // Row by row: every constraint lo ≤ uᵢ·i + c ≤ hi bounds i to an interval, so a row costs O(directions).
+  let hull = 0;
+  for (let k = lo[2] as number; k <= (hi[2] as number); k++) for (let j = lo[1] as number; j <= (hi[1] as number); j++) {
+    let a = lo[0] as number, b = hi[0] as number;
+    for (let d = 3; d < nd && a <= b; d++) {
+      const u = HULL_DIRS[d] as Vec3;
+      const c = u[1] * j + u[2] * k;
+      const l = (lo[d] as number) - c, hgh = (hi[d] as number) - c;
+      if (u[0] === 0) { if (l > 0 || hgh < 0) b = a - 1; continue; }
+      const [x0, x1] = u[0] > 0 ? [l, hgh] : [-hgh, -l];
+      a = Math.max(a, Math.ceil(x0)); b = Math.min(b, Math.floor(x1));
+    }
+    if (b >= a) hull += b - a + 1;
+  }
+  return n / hull;
+}
+
+/** Second differences of g at step `s` voxels (edges clamped) → eigenvalues ordered by magnitude (into out). */
+function hessianEigAtStep(g: Float32Array, dims: Vec3, i: number, j: number, k: number, s: number, out: Float64Array): void {
+  const [nx, ny, nz] = dims;
+  const at = (a: number, b: number, c: number) => g[Math.min(nx - 1, Math.max(0, a)) + Math.min(ny - 1, Math.max(0, b)) * nx + Math.min(nz - 1, Math.max(0, c)) * nx * ny] as number;
+  const c0 = at(i, j, k);
+  const s2 = s * s, q = 4 * s * s;
+  const hxx = (at(i + s, j, k) - 2 * c0 + at(i - s, j, k)) / s2;
+  const hyy = (at(i, j + s, k) - 2 * c0 + at(i, j - s, k)) / s2;
+  const hzz = (at(i, j, k + s) - 2 * c0 + at(i, j, k - s)) / s2;
+  const hxy = (at(i + s, j + s, k) - at(i + s, j - s, k) - at(i - s, j + s, k) + at(i - s, j - s, k)) / q;
+  const hxz = (at(i + s, j, k + s) - at(i + s, j, k - s) - at(i - s, j, k + s) + at(i - s, j, k - s)) / q;
+  const hyz = (at(i, j + s, k + s) - at(i, j + s, k - s) - at(i, j - s, k + s) + at(i, j - s, k - s)) / q;
+  eigenvalues3(hxx, hxy, hxz, hyy, hyz, hzz, out);
+}
+
+/** Samples at most this many mask voxels for the tubular share (a regular stride: cost bounded on masses). */
+const TUBULAR_SAMPLES = 600;
+/** Scale (mm) of the line test: the radius of the vessels that run into nodules. */
+const TUBULAR_STEP_MM = 1.5;
+
+export function maskShape(seg: Pick<NoduleSegmentation, 'mask' | 'smooth' | 'levelHu' | 'bgHu'>): MaskShape {
+  const { mask, smooth } = seg;
+  const [nx, ny] = mask.dims;
+  const plane = nx * ny;
+  const h = mask.spacing[0];
+  const g = smooth.data;
+  const voxels = maskVoxels(mask.data);
+  const n = voxels.length;
+  if (n === 0) return { convexity: 0, tubularShare: 0, centreRim: 0, subSolidShare: 0 };
+  let ci = 0, cj = 0, ck = 0, sub = 0;
+  for (let t = 0; t < n; t++) {
+    const v = voxels[t] as number;
+    ci += v % nx; cj += Math.floor(v / nx) % ny; ck += Math.floor(v / plane);
+    if ((g[v] as number) < -250) sub++;
+  }
+  ci /= n; cj /= n; ck /= n;
+  const rEq = Math.cbrt((3 * n) / (4 * Math.PI)); // voxels
+  const innerR2 = (0.5 * rEq) ** 2;
+  const contrast = Math.max(50, seg.levelHu - seg.bgHu);
+  const step = Math.max(1, Math.round(TUBULAR_STEP_MM / h));
+  // A line of radius ≈ step with this contrast has curvatures ≈ −contrast/step²; a quarter of that is "strong".
+  const strong = (0.25 * contrast) / (step * step); // second differences are per voxel², at step voxels
+  const stride = Math.max(1, Math.floor(n / TUBULAR_SAMPLES));
+  const eig = new Float64Array(3);
+  let inner = 0, nInner = 0, outer = 0, nOuter = 0, tub = 0, nTub = 0;
+  for (let t = 0; t < n; t++) {
+    const v = voxels[t] as number;
+    const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / plane);
+    if ((i - ci) ** 2 + (j - cj) ** 2 + (k - ck) ** 2 <= innerR2) { inner += g[v] as number; nInner++; } else { outer += g[v] as number; nOuter++; }
+    if (t % stride !== 0) continue;
+    hessianEigAtStep(g, mask.dims, i, j, k, step, eig);
+    const l1 = eig[0] as number, l2 = eig[1] as number, l3 = eig[2] as number;
+    nTub++;
+    if (l2 < -strong && l3 < 0 && Math.abs(l1) < 0.35 * Math.abs(l2)) tub++;
+  }
+  const centreRim = nInner > 0 && nOuter > 0 ? (inner / nInner - outer / nOuter) / contrast : 0;
+  return { convexity: discreteConvexity(mask, voxels), tubularShare: nTub > 0 ? tub / nTub : 0, centreRim, subSolidShare: sub / n };
 }
 
 export function measureCandidate(iso: Int16Volume, cand: Candidate, seg: NoduleSegmentation): CandidateMeasures {
@@ -34,7 +174,13 @@ export function measureCandidate(iso: Int16Volume, cand: Candidate, seg: NoduleS
   const equivalentDiameterMm = Math.cbrt((6 * seg.volumeMm3) / Math.PI);
   const sigmaMm = Math.max(1, Math.min(6, seg.rInMm > 0 ? seg.rInMm / 1.5 : cand.sigmaMm || 1));
   const h = hessianAt(iso, cand.ijk, { sigmaMm, normalize: true, truncate: 2.5 });
-  return { axes, maxDiameterMm, moments, equivalentDiameterMm, hessian: h.eigenvalues };
+  return { axes, maxDiameterMm, moments, equivalentDiameterMm, hessian: h.eigenvalues, shape: maskShape(seg) };
+}
+
+/** A radius over the equivalent-sphere radius: ≤ 1 for a sound mask (1 = a ball); above 1 the mask is smaller than
+ * its own inscribed ball or rays (a sliver left by the opening), which is no nodule either, so it folds back. */
+export function foldRatio(r: number): number {
+  return r <= 1 ? r : Math.max(0.5, 2 - r);
 }
 
 export function featureVector(cand: Candidate, seg: NoduleSegmentation, m: CandidateMeasures): number[] {
@@ -46,6 +192,7 @@ export function featureVector(cand: Candidate, seg: NoduleSegmentation, m: Candi
   const sphereVol = (Math.PI / 6) * Math.max(1e-6, m.maxDiameterMm) ** 3;
   const compactness = Math.min(1.5, seg.volumeMm3 / sphereVol);
   const contrast = Math.max(10, seg.levelHu - seg.bgHu);
+  const rEq = Math.max(0.5, m.equivalentDiameterMm / 2);
   return [
     Math.log(1 + Math.max(0, cand.blob)),
     r12,
@@ -61,5 +208,14 @@ export function featureVector(cand: Candidate, seg: NoduleSegmentation, m: Candi
     seg.solidFraction,
     seg.type === 'ground-glass' || seg.type === 'part-solid' ? 1 : 0,
     cand.source === 'blob' ? 1 : 0,
+    m.shape.convexity,
+    m.shape.tubularShare,
+    Math.max(-1, Math.min(1, m.shape.centreRim)),
+    m.shape.subSolidShare,
+    foldRatio(seg.rInMm / rEq),
+    foldRatio(seg.rayRadiusMm / rEq),
+    // A linear model cannot say "low compactness is fine when large": a large lobulated nodule is less compact
+    // than a small round one, a vessel segment is non-compact at any size.
+    compactness * Math.log(Math.max(1, m.axes.meanDiameterMm)),
   ];
 }

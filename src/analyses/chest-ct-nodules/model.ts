@@ -5,10 +5,10 @@
 import type { LogisticModel } from './logistic-model.ts';
 
 export const NODULE_MODEL: LogisticModel = {
-  features: ['logBlob', 'hessRatio12', 'hessRatio13', 'elongation', 'flatness', 'compactness', 'logAttachment', 'touchesBorder', 'pleuralContact', 'logContrast', 'logDiameter', 'solidFraction', 'subSolid', 'blobSource'],
-  mean: [3.23169, 0.520417, 0.227583, 0.524601, 0.761692, 0.347925, 2.24659, 0.00675676, 0.280475, 6.37267, 2.20238, 0.58314, 0.383634, 0.645646],
-  sd: [1.20816, 0.410596, 0.317581, 0.153354, 0.157476, 0.121651, 1.0576, 0.0819213, 0.414094, 0.497626, 0.520625, 0.373725, 0.48627, 0.478317],
-  weights: [1.11549, 0.288104, 0.560277, 0.597254, -0.192959, 1.39129, -0.887733, -0.0555478, 0.633138, 1.33092, 1.23312, -1.02009, 0.966817, -0.0689571],
-  bias: -5.16208,
-  provenance: "logistic regression (L2 2) on 1332 candidates (106 on nodules) of chest phantoms seeds 1..12 + stress phantoms 1..3 + dense phantoms 1..8, train.ts --stage 2",
+  features: ['logBlob', 'hessRatio12', 'hessRatio13', 'elongation', 'flatness', 'compactness', 'logAttachment', 'touchesBorder', 'pleuralContact', 'logContrast', 'logDiameter', 'solidFraction', 'subSolid', 'blobSource', 'convexity', 'tubularShare', 'centreRim', 'subSolidShare', 'inscribedRatio', 'rayRatio', 'compactnessBySize'],
+  mean: [3.21958, 0.522194, 0.223227, 0.522701, 0.745835, 0.350421, 2.28982, 0.00601504, 0.252925, 6.35082, 2.1222, 0.570448, 0.400752, 0.609023, 0.596409, 0.166956, 0.150074, 0.508218, 0.60279, 0.735462, 0.73114],
+  sd: [1.20037, 0.415995, 0.319626, 0.159341, 0.15755, 0.135448, 1.16436, 0.0773231, 0.402526, 0.513376, 0.599288, 0.38151, 0.490051, 0.487969, 0.143457, 0.165447, 0.176473, 0.314516, 0.10923, 0.152197, 0.323762],
+  weights: [0.464177, 0.194311, 0.650448, 0.0377289, 0.683246, -0.0185456, -1.07949, -0.00773555, 0.205869, 0.928869, 0.0614744, -0.36808, 0.388575, 0.0254571, 0.0355017, -0.850264, 0.32272, 1.56303, 1.31102, 1.45874, 0.740082],
+  bias: -6.08355,
+  provenance: "logistic regression (L2 2) on 1330 candidates (109 on nodules) of chest phantoms seeds 1..12 + stress phantoms 1..3 + dense phantoms 1..8, train.ts --stage 2",
 };

@@ -13,6 +13,7 @@ import { crop, dilate, ijkToLps, lpsToIjk, resample, resampleToGrid, withData } 
 import { detectCandidates } from './candidates.ts';
 import type { Candidate, CandidateOptions } from './candidates.ts';
 import { noduleProbability } from './classify.ts';
+import type { LogisticModel } from './logistic-model.ts';
 import { featureVector, measureCandidate } from './features.ts';
 import { firstStageFeatures, firstStageProbability } from './first-stage.ts';
 import type { CandidateMeasures } from './features.ts';
@@ -64,6 +65,8 @@ export interface PipelineOptions {
   coarseCandidates?: number;
   /** Candidate-stage options (development: A/B of the blob channel). */
   candidateOptions?: CandidateOptions;
+  /** Second-stage model; null ranks by the first stage (train.ts, while the model for a new feature set is fitted). */
+  secondStageModel?: LogisticModel | null;
 }
 
 /** Coarse-path probabilities stay below this: they were never checked by the second stage. */
@@ -203,7 +206,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
       f.probability = Math.min(COARSE_PROBABILITY_CAP, f.firstStage);
       continue;
     }
-    f.probability = noduleProbability(f.features);
+    f.probability = opts.secondStageModel === null ? f.firstStage : noduleProbability(f.features, opts.secondStageModel);
     // Prior, not learnt: a sub-solid opacity under 3.5 mm is below what either guideline reports (Fleischner:
     // no follow-up for GGN < 6 mm) and at ~100 HU of contrast it is mostly parenchymal texture or noise; the linear
     // model cannot express "small AND faint", so it is down-weighted here.

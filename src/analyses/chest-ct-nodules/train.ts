@@ -81,7 +81,7 @@ export async function collect(seeds: readonly number[], cache: string, log: (s: 
     if (!existsSync(rowsPath)) {
       // One pipeline run (fine budget, no coarse path) writes the rows of both stages.
       const c = await loadCase(seed, cache, kind);
-      const res = runPipeline(c.vol, { coarseCandidates: 0 });
+      const res = runPipeline(c.vol, { coarseCandidates: 0, secondStageModel: null });
       const s1: LabelledCandidate[] = res.candidates.map((sc) => {
         const hit = hitOf(sc.candidate.lps, c.nodules);
         return { seed, x: sc.x, y: hit ? 1 : 0, truthId: hit ? `${tag}/${hit.id}` : null, cand: { source: sc.candidate.source, blob: sc.candidate.blob, radiusMm: sc.candidate.radiusMm } };
