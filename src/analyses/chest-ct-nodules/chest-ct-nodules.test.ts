@@ -9,7 +9,7 @@ import { buildScene } from './test-scene.ts';
 import type { Scene } from './test-scene.ts';
 import { chestCtNodules } from './manifest.ts';
 import { segmentLungs } from './lung-segmentation.ts';
-import { COARSE_PROBABILITY_CAP, insideMask, runPipeline } from './pipeline.ts';
+import { COARSE_PROBABILITY_CAP, insideMask, nearMask, runPipeline } from './pipeline.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
 
 const header: SeriesHeader = {
@@ -126,4 +126,18 @@ test('two-stage budget: fine segmentations up to the budget, the rest coarse and
   assert.ok(res.candidates.length >= res.nodules.length && res.candidates.every((c) => c.p1 >= 0 && c.p1 <= 1));
   // No two reported nodules share a centre inside the other's mask.
   for (const a of res.nodules) for (const b of res.nodules) if (a !== b) assert.ok(!insideMask(a.seg.mask, b.centerMm));
+});
+
+test('nearMask: a point within the radius of a mask voxel (mm, anisotropic grid), not beyond it', () => {
+  const dims: Vec3 = [20, 20, 10];
+  const data = new Uint8Array(dims[0] * dims[1] * dims[2]);
+  data[10 + 10 * 20 + 5 * 400] = 1; // voxel (10, 10, 5) at (10, 10, 10) mm with spacing [1, 1, 2]
+  const mask = createVolume(data, { dims, spacing: [1, 1, 2] });
+  assert.equal(nearMask(mask, [10, 10, 10], 0), true);
+  assert.equal(nearMask(mask, [10, 13, 10], 0), false);
+  assert.equal(nearMask(mask, [10, 13, 10], 3.5), true);
+  assert.equal(nearMask(mask, [10, 13, 10], 2.5), false);
+  // 4 mm through-plane is two slices: found at 4.5 mm, not at 3.5 mm.
+  assert.equal(nearMask(mask, [10, 10, 14], 4.5), true);
+  assert.equal(nearMask(mask, [10, 10, 14], 3.5), false);
 });

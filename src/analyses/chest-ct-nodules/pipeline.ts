@@ -94,6 +94,8 @@ function centroidLps(mask: MaskVolume): Vec3 {
   return n > 0 ? ijkToLps(mask, [si / n, sj / n, sk / n]) : ijkToLps(mask, [(nx - 1) / 2, (ny - 1) / 2, (nz - 1) / 2]);
 }
 
+const distMm = (a: Vec3, b: Vec3) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+
 /** Whether an LPS point lies inside a nodule's local mask. */
 export function insideMask(mask: MaskVolume, lps: Vec3): boolean {
   const q = lpsToIjk(mask, lps).map(Math.round);
@@ -101,6 +103,50 @@ export function insideMask(mask: MaskVolume, lps: Vec3): boolean {
   const [i, j, k] = q as [number, number, number];
   if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return false;
   return mask.data[i + j * nx + k * nx * ny] !== 0;
+}
+
+/** Whether a mask voxel lies within `radiusMm` of an LPS point (0: the point's own voxel). */
+export function nearMask(mask: MaskVolume, lps: Vec3, radiusMm: number): boolean {
+  if (radiusMm <= 0) return insideMask(mask, lps);
+  const q = lpsToIjk(mask, lps);
+  const [nx, ny] = mask.dims;
+  const [sx, sy, sz] = mask.spacing;
+  const lo = [0, 1, 2].map((a) => Math.max(0, Math.floor((q[a] as number) - radiusMm / (mask.spacing[a] as number))));
+  const hi = [0, 1, 2].map((a) => Math.min((mask.dims[a] as number) - 1, Math.ceil((q[a] as number) + radiusMm / (mask.spacing[a] as number))));
+  for (let k = lo[2] as number; k <= (hi[2] as number); k++) {
+    const dz = (k - (q[2] as number)) * sz;
+    for (let j = lo[1] as number; j <= (hi[1] as number); j++) {
+      const dy = (j - (q[1] as number)) * sy;
+      for (let i = lo[0] as number; i <= (hi[0] as number); i++) {
+        const dx = (i - (q[0] as number)) * sx;
+        if (mask.data[i + j * nx + k * nx * ny] !== 0 && dx * dx + dy * dy + dz * dz <= radiusMm * radiusMm) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** A finding this close to a mass's mask (mm) is part of the mass: its margin, satellite lobes, the collapsed or infiltrated lung at its edge. */
+export const MASS_MERGE_MM = 5;
+
+/** Smallest mean diameter (mm) of a solid mass that is always reportable (see runPipeline). */
+export const MASS_MIN_DIAMETER_MM = 30;
+
+/** Probability floor of such a mass (see runPipeline). */
+export const MASS_PROBABILITY_FLOOR = 0.9;
+
+/** Radius (mm) of the dense core a mass must be seeded from: ≥ 15 mm of solid tissue across, inside the lung. */
+export const MASS_CORE_RADIUS_MM = 7.5;
+
+/**
+ * A solid mass (> 3 cm: Fleischner Society glossary, Hansell et al., Radiology 2008) grown from a dense core inside
+ * the lung: the mass segmentation (grown inside the pleural envelope), solid type, and a seed that is a solid core
+ * ≥ 15 mm across in the lung mask. A faint seed at the lung base or the chest wall that leaks into the liver, the
+ * heart or the wall (a 'mass' segmentation from a sub-solid blob on a tuning phantom) does not qualify.
+ */
+export function isReportableMass(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' | 'candidate'>, lungLabels: MaskVolume): boolean {
+  return f.stage === 'fine' && f.seg.mass === true && f.seg.type === 'solid' && f.measures.axes.meanDiameterMm >= MASS_MIN_DIAMETER_MM
+    && f.candidate.source === 'solid-core' && f.candidate.radiusMm >= MASS_CORE_RADIUS_MM && insideMask(lungLabels, f.candidate.lps);
 }
 
 /** The order in which candidates get the fine segmentation (see runPipeline). */
@@ -215,16 +261,33 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
     // Med Image Anal 2017: smaller findings are irrelevant), and no segmentation under 3 mm occurs among the training
     // candidates, so the model would extrapolate there (compactness of a 2-voxel object exceeds a sphere's).
     if (f.measures.axes.meanDiameterMm < MIN_NODULE_DIAMETER_MM) f.probability *= 0.2;
+    // Prior, not learnt: a solid mass (isReportableMass) is always reportable — Lung-RADS v2022 puts any solid
+    // nodule ≥ 15 mm in category 4B — while the second stage, trained on nodules up to ~25 mm, extrapolates there
+    // (the IBSI lung cancer, 365 mL, scored 0.02).
+    if (isReportableMass(f, lungs.labels)) f.probability = Math.max(f.probability, MASS_PROBABILITY_FLOOR);
   }
   found.sort((a, b) => b.probability - a.probability);
   const kept: DetectedNodule[] = [];
   for (const f of found) {
+    // A finding at a mass's margin is part of the mass (its lobes, the collapsed or infiltrated lung at its edge):
+    // it is reported as the mass, with the higher probability of the two.
+    const fMass = isReportableMass(f, lungs.labels);
+    const m = kept.findIndex((k) => (isReportableMass(k, lungs.labels) && nearMask(k.seg.mask, f.centerMm, MASS_MERGE_MM)) || (fMass && nearMask(f.seg.mask, k.centerMm, MASS_MERGE_MM)));
+    if (m >= 0) {
+      const k = kept[m] as DetectedNodule;
+      if (fMass && !isReportableMass(k, lungs.labels)) kept[m] = { ...f, probability: Math.max(f.probability, k.probability) };
+      continue;
+    }
     const i = kept.findIndex((k) => insideMask(k.seg.mask, f.centerMm) || insideMask(f.seg.mask, k.centerMm));
     if (i < 0) { kept.push(f); continue; }
     // The same object seen twice: a sub-solid blob on the partial-volume rim of a solid nodule is segmented as a
-    // small ground-glass piece of it. The larger segmentation is the object; it keeps the higher probability.
+    // small ground-glass piece of it. The larger segmentation is the object; it keeps the higher probability —
+    // when the kept finding lies in its core (the round part around its peak). A larger mask that merely reaches
+    // over the kept one leaked onto it from a neighbour (a juxtapleural seed grown over a calcified nodule 9 mm
+    // away, tuning seed 19): the kept finding stays, with its own centre.
     const k = kept[i] as DetectedNodule;
-    if (f.stage === 'fine' && f.seg.volumeMm3 > 2 * k.seg.volumeMm3 && insideMask(f.seg.mask, k.centerMm)) kept[i] = { ...f, probability: k.probability };
+    const inCore = distMm(k.centerMm, f.seg.peakLps) <= f.seg.rayRadiusMm;
+    if (f.stage === 'fine' && f.seg.volumeMm3 > 2 * k.seg.volumeMm3 && insideMask(f.seg.mask, k.centerMm) && inCore) kept[i] = { ...f, probability: k.probability };
   }
   kept.sort((a, b) => b.probability - a.probability);
   times['classification'] = t();
