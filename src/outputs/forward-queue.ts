@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { isSrError, SrError, toSrError } from '../core/index.ts';
 import type { ErrorCode, Logger } from '../core/index.ts';
+import type { DeliveryOutcome, DeliveryRecord, DeliveryState } from '../archive/types.ts';
 
 export interface ForwardDestination {
   readonly aeTitle: string;
@@ -37,7 +38,7 @@ export interface SendOutcome {
 /** Sends files in one association; one outcome per file. Throws when no association could be made. */
 export type ForwardSender = (destination: ForwardDestination, files: readonly ForwardFile[]) => Promise<readonly SendOutcome[]>;
 
-export type ForwardState = 'queued' | 'retrying' | 'sent' | 'failed';
+export type ForwardState = DeliveryState;
 
 interface CodedError {
   readonly code: ErrorCode;
@@ -57,33 +58,14 @@ export interface ForwardStatus {
   readonly updatedAt: string;
 }
 
-/** A stored delivery (archive types.ts DeliveryRecord). */
-export interface ForwardDelivery {
-  readonly id: string;
-  readonly resultId: string;
-  readonly destination: string;
-  readonly target: { readonly aeTitle: string; readonly host: string; readonly port: number };
-  readonly generation: number;
-  readonly sopInstanceUids: readonly string[];
-  readonly remaining: readonly string[];
-  readonly state: ForwardState;
-  readonly attempts: number;
-  readonly maxAttempts: number;
-  readonly error: CodedError | null;
-  readonly nextAttemptAt: string | null;
-  readonly updatedAt: string;
-}
+/** A stored delivery: the archive's record (src/archive/types.ts), creation time aside. */
+export type ForwardDelivery = Omit<DeliveryRecord, 'createdAt'>;
 
 export interface ForwardClaim extends ForwardDelivery {
   readonly claimToken: string;
 }
 
-export interface ForwardOutcome {
-  readonly state: 'sent' | 'retrying' | 'failed';
-  readonly remaining: readonly string[];
-  readonly error: CodedError | null;
-  readonly nextAttemptAt: string | null;
-}
+export type ForwardOutcome = DeliveryOutcome;
 
 export interface ForwardDeliveryInput {
   readonly destination: string;
