@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createVolume, voxelCount } from '../../imaging/index.ts';
 import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
 import { detectCandidates } from './candidates.ts';
-import { fineOrder, SUBSOLID_QUOTA } from './pipeline.ts';
+import { fineOrder } from './pipeline.ts';
 import type { ScoredCandidate } from './pipeline.ts';
 import type { CandidateOptions } from './candidates.ts';
 
@@ -93,20 +93,4 @@ test('fineOrder: the largest cores first, then the first-stage score and the blo
   assert.ok(order.indexOf(bestScore) <= 3 && order.indexOf(strongBlob) <= 3, `best-score at ${order.indexOf(bestScore)}, strongest blob at ${order.indexOf(strongBlob)}`);
   assert.equal(new Set(order).size, order.length, 'a candidate listed twice');
   assert.equal(order.length, 23);
-});
-
-test('fineOrder: the sub-solid quota brings the best sub-solid candidates into the budget', () => {
-  const mk = (blob: number, p1: number, pSub?: number): ScoredCandidate => ({
-    candidate: { ijk: [0, 0, 0], lps: [0, 0, 0], radiusMm: 3, blob, sigmaMm: 1, source: pSub === undefined ? 'blob' : 'subsolid-blob' }, x: [], p1,
-    ...(pSub === undefined ? {} : { pSub }),
-  });
-  const solid = Array.from({ length: 80 }, (_, i) => mk(100 - i, 0.5 - i * 0.005));
-  const faint = Array.from({ length: 20 }, (_, i) => mk(10, 0.001, 0.05 + i * 0.01));
-  const best = faint[faint.length - 1] as ScoredCandidate;
-  const nFine = 30;
-  const order = fineOrder([...solid, ...faint], nFine);
-  assert.ok(order.indexOf(best) < nFine, `best sub-solid candidate at ${order.indexOf(best)}`);
-  assert.equal(order.slice(0, nFine).filter((c) => c.pSub !== undefined).length, SUBSOLID_QUOTA);
-  assert.equal(new Set(order).size, order.length, 'a candidate listed twice');
-  assert.equal(order.length, 100);
 });

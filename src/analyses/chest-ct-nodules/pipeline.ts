@@ -15,7 +15,7 @@ import type { Candidate, CandidateOptions } from './candidates.ts';
 import { noduleProbability } from './classify.ts';
 import type { LogisticModel } from './logistic-model.ts';
 import { featureVector, measureCandidate } from './features.ts';
-import { firstStageFeatures, firstStageProbability, isSubSolidCandidate, subSolidFeatures, subSolidQuotaScore } from './first-stage.ts';
+import { firstStageFeatures, firstStageProbability } from './first-stage.ts';
 import type { CandidateMeasures } from './features.ts';
 import { segmentLungs } from './lung-segmentation.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
@@ -42,9 +42,6 @@ export interface ScoredCandidate {
   /** First-stage features and probability. */
   x: number[];
   p1: number;
-  /** Sub-solid candidates (isSubSolidCandidate): the sub-solid quota features and score (fineOrder). */
-  xs?: number[];
-  pSub?: number;
 }
 
 export interface PipelineResult {
@@ -152,9 +149,6 @@ export function isReportableMass(f: Pick<DetectedNodule, 'stage' | 'seg' | 'meas
     && f.candidate.source === 'solid-core' && f.candidate.radiusMm >= MASS_CORE_RADIUS_MM && insideMask(lungLabels, f.candidate.lps);
 }
 
-/** Fine-budget places kept for the best sub-solid candidates by the sub-solid quota score (fineOrder). */
-export const SUBSOLID_QUOTA = 10;
-
 /** The order in which candidates get the fine segmentation (see runPipeline). */
 export function fineOrder(scored: readonly ScoredCandidate[], nFine: number): ScoredCandidate[] {
   const isCore = (c: ScoredCandidate) => c.candidate.source === 'solid-core' || c.candidate.source === 'ground-glass-core';
@@ -174,18 +168,7 @@ export function fineOrder(scored: readonly ScoredCandidate[], nFine: number): Sc
       if (c && !seen.has(c)) { seen.add(c); out.push(c); }
     }
   }
-  // The last SUBSOLID_QUOTA places of the budget go to the best sub-solid candidates not already in it, by the
-  // sub-solid quota score: ground glass against the pleura or a vessel scores ≈ 0.01 in the first stage (like the
-  // partial-volume rims it resembles there) and ranked past 100 in both orders. On the held-out tuning seeds
-  // 13..24 the quota brought a 6 mm juxtapleural ground-glass and a 5 mm juxtapleural part-solid nodule into the
-  // budget (rank 168 → 55, 89 → 54) and pushed none out: CPM 0.778 → 0.793.
-  const nQuota = Math.min(SUBSOLID_QUOTA, Math.max(0, nFine - cores.length));
-  if (nQuota === 0) return out;
-  const head = out.slice(0, nFine - nQuota);
-  const inHead = new Set(head);
-  const quota = scored.filter((c) => c.pSub !== undefined && !inHead.has(c)).sort((a, b) => (b.pSub as number) - (a.pSub as number)).slice(0, nQuota);
-  const taken = new Set([...head, ...quota]);
-  return [...head, ...quota, ...out.filter((c) => !taken.has(c))];
+  return out;
 }
 
 export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): PipelineResult {
@@ -217,9 +200,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   const { candidates } = detectCandidates(iso, isoLung, opts.candidateOptions);
   const scored: ScoredCandidate[] = candidates.map((c) => {
     const x = firstStageFeatures(iso, isoLung, c);
-    if (!isSubSolidCandidate(c, x)) return { candidate: c, x, p1: firstStageProbability(x) };
-    const xs = [...x, ...subSolidFeatures(iso, isoLung, c)];
-    return { candidate: c, x, p1: firstStageProbability(x), xs, pSub: subSolidQuotaScore(xs) };
+    return { candidate: c, x, p1: firstStageProbability(x) };
   });
   times['candidates'] = t();
 
