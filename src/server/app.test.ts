@@ -9,20 +9,10 @@ import { createApp } from './app.ts';
 import { createJobHandler } from './engine-wiring.ts';
 import { startStablePoller } from './stable-poller.ts';
 import { openApiDocument } from './openapi.ts';
-import { ingestTiny, openTestParts, quickAnalysis } from './test-fixtures.ts';
+import { ingestTiny, openTestParts, quickAnalysis, waitFor } from './test-fixtures.ts';
 import type { TestServerParts } from './test-fixtures.ts';
 
 type Json = Record<string, unknown>;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('/api/v1 on a real SQLite archive and queue', () => {
   let parts: TestServerParts;

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG } from './config.ts';
 import type { ServerConfig } from './config.ts';
 import { startServer } from './runtime.ts';
 import type { RunningServer } from './runtime.ts';
-import { quickAnalysis, writeTinyCtSeries } from './test-fixtures.ts';
+import { quickAnalysis, waitFor, writeTinyCtSeries } from './test-fixtures.ts';
 
 type Json = Record<string, unknown>;
 
@@ -21,16 +21,6 @@ async function getJson(url: string): Promise<Json> {
   const r = await fetch(url);
   assert.equal(r.status, 200, url);
   return (await r.json()) as Json;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 function config(dataDir: string, over: Partial<ServerConfig> = {}): ServerConfig {
@@ -62,7 +52,7 @@ describe('serve, in-process, on real SQLite', () => {
     const result = await waitFor('the chest result', async () => {
       const items = (await getJson(`${server.httpUrl}/api/v1/results?analysis=chest-ct-nodules`))['items'] as Json[];
       return items[0];
-    }, 540_000);
+    }, 540_000, { intervalMs: 200 });
     assert.equal(result['status'], 'ok');
     const doc = result['document'] as { findings: { centerMm: number[]; probability: number }[]; measurements: Json };
     assert.ok(doc.findings.length > 0, 'findings');
@@ -70,7 +60,7 @@ describe('serve, in-process, on real SQLite', () => {
     const jobs = await waitFor('the chest job finished', async () => {
       const items = (await getJson(`${server.httpUrl}/api/v1/jobs`))['items'] as Json[];
       return items.length > 0 && items.every((j) => j['state'] !== 'running' && j['state'] !== 'queued') ? items : undefined;
-    }, 60_000);
+    }, 60_000, { intervalMs: 200 });
     assert.deepEqual(jobs.map((j) => [j['analysisId'], j['trigger'], j['state'], j['attempts']]), [['chest-ct-nodules', 'auto', 'succeeded', 1]]);
     assert.equal(jobs[0]?.['resultId'], result['id']);
     // Its DICOM objects (a key image SC per labelled finding + the SR) are in the archive and pass dciodvfy.
@@ -107,7 +97,7 @@ describe('serve, in-process, on real SQLite', () => {
     const result = await waitFor('the quick result', async () => {
       const items = (await getJson(`${server.httpUrl}/api/v1/results?series=${written.SeriesInstanceUID}`))['items'] as Json[];
       return items[0];
-    }, 120_000);
+    }, 120_000, { intervalMs: 200 });
     assert.equal(result['analysisId'], 'quick-test');
     assert.equal((result['document'] as { findings: unknown[] }).findings.length, 1);
   });

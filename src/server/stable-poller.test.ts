@@ -6,23 +6,13 @@ import { createLogger } from '../core/index.ts';
 import { createRegistry } from '../engine/index.ts';
 import { startStablePoller } from './stable-poller.ts';
 import type { StablePollerOptions } from './stable-poller.ts';
-import { ingestTiny, openTestParts, quickAnalysis } from './test-fixtures.ts';
+import { ingestTiny, openTestParts, quickAnalysis, waitFor } from './test-fixtures.ts';
 import type { TestServerParts } from './test-fixtures.ts';
 
 const opened: TestServerParts[] = [];
 after(async () => {
   for (const p of opened) await p.close();
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function capture(): { lines: Record<string, unknown>[]; log: ReturnType<typeof createLogger> } {
   const lines: Record<string, unknown>[] = [];
@@ -45,7 +35,7 @@ test('a stable series whose jobs could not be queued (queue database locked) is 
   const { lines, log } = capture();
   const poller = startStablePoller(options(parts, log, { retryDelayMs: 200, sweepWindowMs: 0 }));
   try {
-    await waitFor('the failed series to wait for a retry', async () => (poller.pendingRetries === 1 ? true : undefined));
+    await waitFor('the failed series to wait for a retry', async () => (poller.pendingRetries === 1 ? true : undefined), 90_000);
     const series = await parts.archive.getSeries(written.SeriesInstanceUID);
     assert.notEqual(series?.stableAt, null, 'the series was claimed: without the retry it would never be analysed');
     assert.deepEqual(await parts.queue.list({ seriesInstanceUid: written.SeriesInstanceUID }), []);
@@ -55,9 +45,9 @@ test('a stable series whose jobs could not be queued (queue database locked) is 
     const jobs = await waitFor('the job', async () => {
       const j = await parts.queue.list({ seriesInstanceUid: written.SeriesInstanceUID });
       return j.length > 0 ? j : undefined;
-    });
+    }, 90_000);
     assert.deepEqual(jobs.map((j) => [j.analysisId, j.trigger, j.state]), [['quick-test', 'auto', 'queued']]);
-    await waitFor('no retry left', async () => (poller.pendingRetries === 0 ? true : undefined));
+    await waitFor('no retry left', async () => (poller.pendingRetries === 0 ? true : undefined), 90_000);
     assert.ok(lines.some((l) => l['msg'] === 'stable series queued after a retry'));
     // Further ticks do not queue it again.
     await new Promise((r) => setTimeout(r, 500));
@@ -93,7 +83,7 @@ test('start-up sweep: a series claimed stable without its jobs (a stop in betwee
     const jobs = await waitFor('the missed job', async () => {
       const j = await parts.queue.list({ seriesInstanceUid: missed.SeriesInstanceUID });
       return j.length > 0 ? j : undefined;
-    });
+    }, 90_000);
     assert.deepEqual(jobs.map((j) => [j.analysisId, j.trigger]), [['quick-test', 'auto']]);
   } finally {
     await poller.stop();

@@ -102,3 +102,22 @@ export async function ingestTiny(parts: TestServerParts, seed: string): Promise<
   if (summary.stored !== written.files.length) throw new Error(`ingest stored ${summary.stored} of ${written.files.length}`);
   return written;
 }
+
+/**
+ * Polls `fn` until it returns a value (not undefined); throws after `timeoutMs` naming `what`, plus `context()`
+ * (e.g. a child process's stderr) when given.
+ */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  options: { intervalMs?: number; context?: () => string } = {},
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${options.context ? `; ${options.context()}` : ''}`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
+  }
+}

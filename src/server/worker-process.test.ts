@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startCli } from './process-helpers.ts';
 import type { Proc } from './process-helpers.ts';
+import { waitFor } from './test-fixtures.ts';
 
 type Json = Record<string, unknown>;
 
@@ -25,16 +26,6 @@ async function getJson(url: string): Promise<Json> {
   const r = await fetch(url, { signal: AbortSignal.timeout(60_000) });
   assert.equal(r.status, 200, url);
   return (await r.json()) as Json;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, server: Proc): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; server stderr:\n${server.stderr.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function pidOf(worker: unknown): number {
@@ -78,7 +69,7 @@ test('serve runs a chest analysis in its worker process, stays responsive, and s
   const running = await waitFor('the chest job to run', async () => {
     const j = await chestJob();
     return j?.['state'] === 'running' && Number(j['progress']) > 0 ? j : undefined;
-  }, 300_000, server);
+  }, 300_000, { intervalMs: 100, context: () => `server stderr:\n${server.stderr.slice(-4000)}` });
   const firstPid = pidOf(running['worker']);
   assert.notEqual(firstPid, serverPid, 'the job runs in another process than the server');
 
@@ -91,7 +82,7 @@ test('serve runs a chest analysis in its worker process, stays responsive, and s
   const done = await waitFor('the chest job to be re-run and finish', async () => {
     const j = await getJson(`${api}/jobs/${String(running['id'])}`);
     return j['state'] === 'succeeded' || j['state'] === 'failed' ? j : undefined;
-  }, 600_000, server);
+  }, 600_000, { intervalMs: 100, context: () => `server stderr:\n${server.stderr.slice(-4000)}` });
   assert.equal(done['state'], 'succeeded', JSON.stringify(done));
   assert.equal(done['attempts'], 2, 'the killed attempt counts; the second one succeeded');
   const secondPid = pidOf(done['worker']);
