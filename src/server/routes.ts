@@ -2,60 +2,17 @@
  * The /api/v1 routes as a table: method, url, schema, handler. The table is what both the fastify app and the
  * OpenAPI generator read, so the served API and docs/openapi.json cannot drift apart.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GENERATOR, SrError } from '../core/index.ts';
-import type { Logger } from '../core/index.ts';
-import type { Archive, ResultRecord } from '../archive/index.ts';
-import type { AnalysisRegistry } from '../engine/index.ts';
-import type { JobQueue, JobState } from '../jobs/index.ts';
+import type { ResultRecord } from '../archive/index.ts';
+import type { JobState } from '../jobs/index.ts';
 import { forwardStatus, OUTPUTS_ATTACHMENT } from '../outputs/index.ts';
 import { ANALYSIS, errors, JOB, JOB_STATE, page, PAGING, RESULT, SERIES, STUDY_MATCH_KEYS, STUDY_ROW, UID } from './schemas.ts';
-import type { JsonSchema } from './schemas.ts';
 
-export const API_PREFIX = '/api/v1';
+import { API_PREFIX, obj, params, query } from './route-def.ts';
+import type { ApiDeps, RouteDef } from './route-def.ts';
 
-export interface ApiDeps {
-  readonly archive: Archive;
-  readonly queue: JobQueue;
-  readonly registry: AnalysisRegistry;
-  readonly log: Logger;
-  /** For /health: what this process serves besides HTTP. */
-  readonly dicom?: { readonly aeTitle: string; readonly port: number } | undefined;
-}
-
-export interface RouteSchema {
-  readonly params?: JsonSchema;
-  readonly querystring?: JsonSchema;
-  readonly body?: JsonSchema;
-  readonly response: Readonly<Record<number, JsonSchema>>;
-}
-
-type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-
-export interface RouteDef {
-  readonly method: 'GET' | 'POST';
-  /** Relative to API_PREFIX, fastify syntax (:param). */
-  readonly url: string;
-  readonly operationId: string;
-  readonly summary: string;
-  readonly tag: string;
-  readonly schema: RouteSchema;
-  /** Non-JSON 200 bodies (attachments): media type → OpenAPI schema. */
-  readonly produces?: Readonly<Record<string, JsonSchema>>;
-  readonly handler: (deps: ApiDeps) => Handler;
-}
-
-function obj(properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema {
-  return { type: 'object', additionalProperties: false, properties, required };
-}
-
-// Fastify validated these against the route schema before the handler runs, so the casts only name the shape.
-function params<T>(req: FastifyRequest): T {
-  return req.params as T;
-}
-function query<T>(req: FastifyRequest): T {
-  return req.query as T;
-}
+export { API_PREFIX } from './route-def.ts';
+export type { ApiDeps, RouteDef, RouteSchema } from './route-def.ts';
 
 /**
  * The result as served: attachments as links, and `outputs` inlined: its DICOM objects (outputs.json) and their
