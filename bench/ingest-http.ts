@@ -77,7 +77,7 @@ function lcg(seed: number): () => number {
 }
 
 /** ~`total` QIDO-RS queries in five kinds over an index made by populateIndex(count); per kind and overall. */
-export async function qidoLatency(baseUrl: string, count: number, total: number): Promise<LatencyRow[]> {
+export async function qidoLatency(baseUrl: string, count: number, total: number, auth: Readonly<Record<string, string>> = {}): Promise<LatencyRow[]> {
   const studies = Math.max(1, Math.floor(count / (QIDO_LAYOUT.instancesPerSeries * QIDO_LAYOUT.seriesPerStudy)));
   const patients = Math.max(1, Math.floor(studies / QIDO_LAYOUT.studiesPerPatient));
   const rnd = lcg(20240102);
@@ -101,7 +101,7 @@ export async function qidoLatency(baseUrl: string, count: number, total: number)
   ];
   const get = async (path: string): Promise<{ ms: number; rows: number }> => {
     const t = performance.now();
-    const res = await fetch(`${baseUrl}${path}`, { headers: { accept: 'application/dicom+json' } });
+    const res = await fetch(`${baseUrl}${path}`, { headers: { ...auth, accept: 'application/dicom+json' } });
     const text = await res.text();
     const ms = performance.now() - t;
     if (res.status !== 200 && res.status !== 204) throw new Error(`QIDO ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
@@ -135,10 +135,10 @@ export interface FrameThroughput {
 }
 
 /** GET .../frames/1 of every instance, `parallel` at a time; every response is read to the end and checked. */
-export async function wadoFrames(dicomWebRoot: string, instances: readonly SourceInstance[], parallel = 4): Promise<FrameThroughput> {
+export async function wadoFrames(dicomWebRoot: string, instances: readonly SourceInstance[], parallel = 4, auth: Readonly<Record<string, string>> = {}): Promise<FrameThroughput> {
   const fetchOne = async (s: SourceInstance): Promise<number> => {
     const url = `${dicomWebRoot}/studies/${s.studyInstanceUid}/series/${s.seriesInstanceUid}/instances/${s.sopInstanceUid}/frames/1`;
-    const res = await fetch(url, { headers: { accept: 'multipart/related; type="application/octet-stream"' } });
+    const res = await fetch(url, { headers: { ...auth, accept: 'multipart/related; type="application/octet-stream"' } });
     const body = await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`WADO-RS frames ${url}: HTTP ${res.status} ${Buffer.from(body).toString('utf8', 0, 200)}`);
     return body.byteLength;

@@ -55,9 +55,14 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** One line of serve's JSON log (stderr). */
 export type LogLine = Readonly<Record<string, unknown>> & { readonly msg?: string; readonly level?: string };
 
+/** The `admin` password of every serve started here (SECONDREADER_ADMIN_PASSWORD; the bench's own data folders). */
+export const BENCH_ADMIN_PASSWORD = 'bench-only-password-not-secret';
+
 export interface ServeProcess {
   readonly pid: number;
   readonly httpUrl: string;
+  /** HTTP Basic for admin: what a PACS or viewer configuration sends to /dicom-web (docs/security.md). */
+  readonly authHeaders: Readonly<Record<string, string>>;
   readonly dicomPort: number;
   readonly aeTitle: string;
   readonly child: ChildProcess;
@@ -92,7 +97,7 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
   const aeTitle = o.aeTitle ?? 'SECONDREADER';
   const args = [...(o.nodeArgs ?? []), CLI, 'serve', '--data', o.dataDir, '--http-port', '0', '--dicom-port', '0', '--ae-title', aeTitle, '--no-demo',
     '--workers', String(o.workers ?? 0), '--stable-seconds', String(o.stableSeconds ?? 86400)];
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, SECONDREADER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = track(child);
   const lines: LogLine[] = [];
   const waiters = new Set<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
@@ -148,6 +153,7 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
   };
   return {
     pid: child.pid ?? -1, ...addr, aeTitle, child, exited,
+    authHeaders: { authorization: `Basic ${Buffer.from(`admin:${BENCH_ADMIN_PASSWORD}`).toString('base64')}` },
     logs: () => lines,
     waitForLog(match, timeoutMs = 30_000) {
       const seen = lines.find(match);

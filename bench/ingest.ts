@@ -262,10 +262,10 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
     // 3. WADO-RS frames of one series, from both servers (both hold the same instances now).
     const one = sources.filter((s) => s.seriesInstanceUid === sources[0]?.seriesInstanceUid);
     if (wado && sr && orthanc) out(`\nWADO-RS frames (one 512×512 series, ${one.length} frames, 4 requests at a time, uncompressed)`);
-    const wadoTargets = wado && sr && orthanc ? [['SecondReader', `${sr.httpUrl}/dicom-web`], ['Orthanc DICOMweb plugin', `${orthanc.url}/dicom-web`]] as const : [];
-    for (const [name, root0] of wadoTargets) {
+    const wadoTargets = wado && sr && orthanc ? [['SecondReader', `${sr.httpUrl}/dicom-web`, sr.authHeaders], ['Orthanc DICOMweb plugin', `${orthanc.url}/dicom-web`, {}]] as const : [];
+    for (const [name, root0, auth] of wadoTargets) {
       try {
-        const f = await wadoFrames(root0, one);
+        const f = await wadoFrames(root0, one, 4, auth);
         out(`  ${name.padEnd(24)} ${fmt(f.frames / f.seconds).padStart(8)} frames/s ${fmt(f.bytes / 1e6 / f.seconds).padStart(8)} MB/s`);
       } catch (e) {
         out(`  ${name.padEnd(24)} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -290,7 +290,7 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
     const q = await startServe({ dataDir: shm, startTimeoutMs: 300_000 });
     stops.push(() => q.stop());
     out(`  serve started on it in ${fmt((performance.now() - t) / 1000)} s (recovery pass over the blob folder included)`);
-    const rows: LatencyRow[] = await qidoLatency(`${q.httpUrl}/dicom-web`, qidoInstances, qidoCount);
+    const rows: LatencyRow[] = await qidoLatency(`${q.httpUrl}/dicom-web`, qidoInstances, qidoCount, q.authHeaders);
     out('  query (one at a time, HTTP, application/dicom+json)    n   rows     p50 ms   p95 ms   p99 ms');
     for (const r of rows) {
       out(`  ${r.label.padEnd(50)} ${String(r.n).padStart(4)} ${fmt(r.meanRows).padStart(6)} ${fmt(r.p50, 2).padStart(9)} ${fmt(r.p95, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)}`);

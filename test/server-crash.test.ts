@@ -60,7 +60,7 @@ async function health(server: ServeProcess): Promise<number> {
 /** Instances per series, summed, as QIDO-RS reports them (NumberOfSeriesRelatedInstances). */
 async function qidoInstanceCount(server: ServeProcess): Promise<number> {
   const res = await fetch(`${server.httpUrl}/dicom-web/series?includefield=00201209&limit=1000`, {
-    headers: { accept: 'application/dicom+json' }, signal: AbortSignal.timeout(30_000),
+    headers: { ...server.authHeaders, accept: 'application/dicom+json' }, signal: AbortSignal.timeout(30_000),
   });
   assert.equal(res.status, 200, await res.clone().text());
   const rows = (await res.json()) as Array<Record<string, { Value?: unknown[] }>>;

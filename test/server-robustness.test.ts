@@ -73,7 +73,7 @@ describe('serve keeps serving under malformed and aborted input', { timeout: 15 
 
   async function instanceStatus(s: SourceInstance): Promise<{ status: number; datasetSha?: string }> {
     const url = `${srv().httpUrl}/dicom-web/studies/${s.studyInstanceUid}/series/${s.seriesInstanceUid}/instances/${s.sopInstanceUid}`;
-    const res = await fetch(url, { headers: { accept: 'application/dicom' }, signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(url, { headers: { ...srv().authHeaders, accept: 'application/dicom' }, signal: AbortSignal.timeout(30_000) });
     const body = new Uint8Array(await res.arrayBuffer());
     return res.status === 200 ? { status: 200, datasetSha: datasetSha256(body) } : { status: res.status };
   }
@@ -198,7 +198,7 @@ describe('serve keeps serving under malformed and aborted input', { timeout: 15 
     const sent = body.subarray(0, body.length - 72_000);
     const declared = sent.length + 40_000;
     assert.ok(declared < MAX_UPLOAD);
-    const head = `POST /dicom-web/studies HTTP/1.1\r\nHost: sr\r\nContent-Type: ${STOW_TYPE}\r\nAccept: application/dicom+json\r\nContent-Length: ${declared}\r\n\r\n`;
+    const head = `POST /dicom-web/studies HTTP/1.1\r\nHost: sr\r\nAuthorization: ${srv().authHeaders['authorization'] ?? ''}\r\nContent-Type: ${STOW_TYPE}\r\nAccept: application/dicom+json\r\nContent-Length: ${declared}\r\n\r\n`;
     await rawHttp(srv().httpUrl, head, [sent], 'destroy');
     await logMatch(from, (l) => l.code === 'HTTP_BODY_TRUNCATED');
     await assertStillServing('a truncated STOW-RS body');
@@ -210,7 +210,7 @@ describe('serve keeps serving under malformed and aborted input', { timeout: 15 
     const c = big[4];
     assert.ok(c);
     const body = Buffer.concat(multipart([await readFile(c.path)]));
-    const head = `POST /dicom-web/studies HTTP/1.1\r\nHost: sr\r\nContent-Type: ${STOW_TYPE}\r\nAccept: application/dicom+json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const head = `POST /dicom-web/studies HTTP/1.1\r\nHost: sr\r\nAuthorization: ${srv().authHeaders['authorization'] ?? ''}\r\nContent-Type: ${STOW_TYPE}\r\nAccept: application/dicom+json\r\nContent-Length: ${body.length}\r\n\r\n`;
     const got = await rawHttp(srv().httpUrl, head, [body.subarray(0, 50_000)], 'half-close');
     assert.match(got, /^HTTP\/1\.1 400 /, got.slice(0, 200));
     await logMatch(from, (l) => l.code === 'HTTP_BODY_TRUNCATED');
@@ -224,7 +224,7 @@ describe('serve keeps serving under malformed and aborted input', { timeout: 15 
     const body = Buffer.concat(multipart(await Promise.all(files.map((f) => readFile(f.path)))));
     assert.ok(body.length > MAX_UPLOAD);
     const res = await fetch(`${srv().httpUrl}/dicom-web/studies`, {
-      method: 'POST', body, headers: { 'content-type': STOW_TYPE, accept: 'application/dicom+json' }, signal: AbortSignal.timeout(30_000),
+      method: 'POST', body, headers: { ...srv().authHeaders, 'content-type': STOW_TYPE, accept: 'application/dicom+json' }, signal: AbortSignal.timeout(30_000),
     });
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { code?: string }).code, 'HTTP_PAYLOAD_TOO_LARGE');
@@ -238,7 +238,7 @@ describe('serve keeps serving under malformed and aborted input', { timeout: 15 
     const files = big.slice(8, 12);
     const parts = multipart(await Promise.all(files.map((f) => readFile(f.path))));
     const chunked = parts.map((p) => Buffer.concat([Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from('\r\n')]));
-    const head = `POST /dicom-web/studies HTTP/1.1\r\nHost: sr\r\nContent-Type: ${STOW_TYPE}\r\nAccept: application/dicom+json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const head = `POST /dicom-web/studies HTTP/1.1\r\nHost: sr\r\nAuthorization: ${srv().authHeaders['authorization'] ?? ''}\r\nContent-Type: ${STOW_TYPE}\r\nAccept: application/dicom+json\r\nTransfer-Encoding: chunked\r\n\r\n`;
     const got = await rawHttp(srv().httpUrl, head, [...chunked, Buffer.from('0\r\n\r\n')], 'keep');
     assert.match(got, /^HTTP\/1\.1 413 /, got.slice(0, 200));
     assert.match(got, /HTTP_PAYLOAD_TOO_LARGE/);

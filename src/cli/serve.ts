@@ -30,7 +30,11 @@ Options (flags override SECONDREADER_* environment variables, which override the
                            (0: no local workers; "secondreader worker" processes do the work)
       --stable-seconds S   quiet time before a series counts as complete    [default 10]
       --no-demo            do not load the demo study into an empty archive
-      --config FILE        JSON config file (routing rules, peers, allow-list, forward: docs/deployment.md)
+      --config FILE        JSON config file (routing rules, peers, allow-list, forward: docs/deployment.md;
+                           auth: sessions, lock-out, cookie: docs/security.md)
+First start (no user yet): creates the user "admin" and prints a one-time password on standard error (it must
+be changed at first sign-in), or takes SECONDREADER_ADMIN_PASSWORD (automation). Every route but /health,
+/api/v1/openapi.json and login needs a signed-in user (docs/security.md).
   -h, --help               show this help
 Stops cleanly on SIGTERM or Ctrl-C (running jobs finish or go back to the queue).`;
 
@@ -100,7 +104,11 @@ export async function serveCommand(args: readonly string[], deps: CliDeps, signa
   const file = stringOpt(values, 'config');
   // The child loads the same config: the scalars through SECONDREADER_* (set by startServer), the rest from the same file.
   const workerProcess = { command: process.execPath, args: [BIN, 'worker', ...(file ? ['--config', resolve(deps.cwd, file)] : [])] };
-  const server = await startServer({ config, registry: createRegistry(deps.analyses ?? []), log, writeDemoSeries, workerProcess });
+  const server = await startServer({
+    config, registry: createRegistry(deps.analyses ?? []), log, writeDemoSeries, workerProcess,
+    // First start only (no user yet): the admin password for automation; otherwise a one-time secret is printed.
+    adminPassword: deps.env['SECONDREADER_ADMIN_PASSWORD'], announce: (text) => void deps.stderr.write(text),
+  });
   deps.stdout.write(
     `SecondReader is serving (results are AI-assisted; not a diagnosis; they require physician confirmation)\n` +
     `  REST API:   ${server.httpUrl}/api/v1   (OpenAPI: ${server.httpUrl}/api/v1/openapi.json)\n` +

@@ -6,6 +6,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SrError, type ErrorCode } from '../core/errors.ts';
+import type { RouteAccess } from '../server/auth/context.ts';
 import type { DicomWebContext, DicomWebOptions } from './context.ts';
 import { registerQido } from './qido.ts';
 import { registerRendered } from './render.ts';
@@ -28,6 +29,14 @@ export function toHttpError(e: unknown): SrError {
   }
   return new SrError('HTTP_INTERNAL_ERROR', `unexpected error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
+
+/**
+ * Who may use DICOMweb (docs/security.md): clinical roles read (QIDO/WADO) and store (STOW); researchers never
+ * (they get the de-identified research export). HTTP Basic is accepted besides the session token: PACS and viewer
+ * configurations use it. Enforced by the server's auth hook (src/server/auth/hook.ts) from each route's config.
+ */
+export const DICOMWEB_READ: RouteAccess = { roles: ['radiologist', 'technologist', 'admin'], patientData: true, httpBasic: true };
+export const DICOMWEB_STORE: RouteAccess = { roles: ['technologist', 'radiologist', 'admin'], patientData: true, httpBasic: true };
 
 export async function registerDicomWeb(app: FastifyInstance, options: DicomWebOptions): Promise<void> {
   if (!Number.isFinite(options.maxUploadBytes) || options.maxUploadBytes <= 0) {
@@ -60,6 +69,11 @@ export async function registerDicomWeb(app: FastifyInstance, options: DicomWebOp
     ctx.log.info('dicomweb request', { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), remote: req.ip });
   });
 
+  // Every route of this plugin gets its access from its method, whatever file registers it.
+  app.addHook('onRoute', (route) => {
+    const write = [route.method].flat().some((m) => m !== 'GET' && m !== 'HEAD');
+    route.config = { ...(route.config ?? {}), access: write ? DICOMWEB_STORE : DICOMWEB_READ };
+  });
   registerStow(app, ctx);
   registerQido(app, ctx);
   registerWado(app, ctx);

@@ -7,6 +7,9 @@ import { openArchive } from '../archive/index.ts';
 import type { Archive, StoreOutcome } from '../archive/index.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { registerDicomWeb } from './plugin.ts';
+import type { Role } from '../server/auth/context.ts';
+import { installAuth } from '../server/auth/hook.ts';
+import { AuthService } from '../server/auth/service.ts';
 
 export const DATA = '/work/shared/data/dicom-conformance';
 /** One Siemens MR image in nine transfer syntaxes: one study, one series, nine SOP Instance UIDs (dcm_qa_ts README). */
@@ -23,14 +26,23 @@ export interface TestServer {
   readonly archive: Archive;
   readonly dir: string;
   readonly stored: StoreOutcome[];
+  /**
+   * With `auth: true`: HTTP Basic headers of a user of `role` (created on first use), as a PACS or viewer sends
+   * them; the server enforces access as `serve` does. Without it the plugin runs unauthenticated.
+   */
+  basicAuth(role: Role): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { maxUploadBytes?: number; log?: Logger } = {}): Promise<TestServer> {
+const TEST_BASIC_PASSWORD = 'dicomweb-test-password-1';
+
+export async function startTestServer(options: { maxUploadBytes?: number; log?: Logger; auth?: boolean } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'sr-dicomweb-'));
   const log = options.log ?? silentLogger;
   const archive = await openArchive({ backend: 'sqlite', dataDir: dir }, log);
   const app = Fastify({ logger: false });
+  const auth = options.auth ? await AuthService.open({ db: archive.db, log }) : undefined;
+  if (auth) installAuth(app, { auth });
   const stored: StoreOutcome[] = [];
   await app.register(registerDicomWeb, {
     prefix: '/dicom-web', archive, log, maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,
@@ -39,6 +51,12 @@ export async function startTestServer(options: { maxUploadBytes?: number; log?: 
   await app.ready();
   return {
     app, archive, dir, stored,
+    async basicAuth(role) {
+      if (!auth) throw new Error('startTestServer({ auth: true }) for authenticated requests');
+      const username = `dw-${role}`;
+      if (!(await auth.getUser(username))) await auth.createUser({ username, password: TEST_BASIC_PASSWORD, role, mustChangePassword: false }, { actor: null, source: 'test' });
+      return { authorization: `Basic ${Buffer.from(`${username}:${TEST_BASIC_PASSWORD}`).toString('base64')}` };
+    },
     async close() {
       await app.close();
       await archive.close();

@@ -6,6 +6,8 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SrError } from '../core/errors.ts';
+import { resolveTls } from './tls.ts';
+import type { DimseTlsConfig, ResolvedTls } from './tls.ts';
 
 export interface DimsePeer {
   readonly aeTitle: string;
@@ -53,6 +55,8 @@ export interface DimseServerConfig {
   readonly timeouts?: DimseTimeouts;
   /** Where incoming C-STORE data streams before the archive takes the file. Prefer the archive's filesystem. */
   readonly tempDir?: string;
+  /** DICOM TLS (tls.ts, docs/security-hardening.md); absent = plain TCP. */
+  readonly tls?: DimseTlsConfig;
 }
 
 export interface ResolvedServerConfig {
@@ -66,6 +70,7 @@ export interface ResolvedServerConfig {
   readonly associationMs: number;
   readonly idleMs: number;
   readonly tempDir: string;
+  readonly tls: ResolvedTls | undefined;
 }
 
 export const DEFAULT_AE_TITLE = 'SECONDREADER';
@@ -131,6 +136,7 @@ export function resolveServerConfig(config: DimseServerConfig = {}): ResolvedSer
     associationMs: checkPositive(config.timeouts?.associationMs, 30_000, 'timeouts.associationMs'),
     idleMs: checkPositive(config.timeouts?.idleMs, 120_000, 'timeouts.idleMs'),
     tempDir: config.tempDir ?? join(tmpdir(), 'secondreader-dimse'),
+    tls: resolveTls(config.tls),
   };
 }
 

@@ -8,6 +8,7 @@ export { echo, find, move, storeInstances, isWarningStatus } from './scu.ts';
 export type { MoveResult, QueryModel, ScuOptions, StoreOptions, StoreResult, StoreSource } from './scu.ts';
 export { DEFAULT_AE_TITLE, resolveServerConfig, isAllowed } from './config.ts';
 export type { DimseAllowRule, DimsePeer, DimseServerConfig, DimseTimeouts, ResolvedServerConfig } from './config.ts';
+export type { DimseTlsConfig } from './tls.ts';
 export type { DimseLevel } from './identifier.ts';
 export { STATUS as DIMSE_STATUS } from './lib.ts';
 export { buildPart10Header, readPart10Info, readPart10InfoFromFile } from './part10.ts';

@@ -11,7 +11,6 @@ import type { Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Archive, InstanceRecord, TempFileDigest } from '../archive/types.ts';
@@ -28,6 +27,7 @@ import { prepareIncoming } from './incoming.ts';
 import { C_STORE_RQ, TempInstanceWriter, pdvPdu, readCommand, splitPdvs } from './pdata.ts';
 import type { CommandInfo, Pdv } from './pdata.ts';
 import { PduFramer } from './pdu-framer.ts';
+import { createDimseListener } from './tls.ts';
 import { handleFind, handleRetrieve } from './scp-query.ts';
 import type { QuerySession } from './scp-query.ts';
 import type { StoreResult } from './scu.ts';
@@ -553,7 +553,7 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
   const config = resolveServerConfig(deps.config);
   const incoming = await prepareIncoming(config.tempDir, deps.log);
   const shared: Shared = { archive: deps.archive, log: deps.log, config, tempDir: incoming.dir, sessions: new Set(), work: new Set() };
-  const server: Server = createServer((socket) => {
+  const server: Server = createDimseListener(config.tls, (socket) => {
     socket.setNoDelay(true);
     try {
       const a = new Association(socket, shared);
@@ -562,7 +562,7 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
       deps.log.error('dimse could not set up a connection', { error: e instanceof Error ? e.message : String(e) });
       socket.destroy();
     }
-  });
+  }, deps.log);
   server.on('error', (e) => deps.log.error('dimse server error', { error: e.message }));
   const listening = new Promise<void>((resolve, reject) => {
     const onError = (e: Error): void => reject(new SrError('CONFIG_INVALID', `DIMSE cannot listen on ${config.host}:${config.port}: ${e.message}`, { cause: e, details: { host: config.host, port: config.port } }));
@@ -578,7 +578,7 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
-  deps.log.info('dimse listening', { aeTitle: config.aeTitle, host: config.host, port });
+  deps.log.info('dimse listening', { aeTitle: config.aeTitle, host: config.host, port, tls: config.tls !== undefined });
   let closing: Promise<void> | undefined;
   return {
     port,

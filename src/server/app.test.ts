@@ -9,7 +9,7 @@ import { createApp } from './app.ts';
 import { createJobHandler } from './engine-wiring.ts';
 import { startStablePoller } from './stable-poller.ts';
 import { openApiDocument } from './openapi.ts';
-import { ingestTiny, openTestParts, quickAnalysis, waitFor } from './test-fixtures.ts';
+import { ingestTiny, openTestParts, quickAnalysis, signIn, waitFor } from './test-fixtures.ts';
 import type { TestServerParts } from './test-fixtures.ts';
 
 type Json = Record<string, unknown>;
@@ -24,13 +24,14 @@ describe('/api/v1 on a real SQLite archive and queue', () => {
   let seriesA = '';
   let studyA = '';
   let seriesB = '';
+  let headers: Record<string, string> = {};
 
   const get = async (url: string) => {
-    const r = await app.inject({ method: 'GET', url });
+    const r = await app.inject({ method: 'GET', url, headers });
     return { status: r.statusCode, body: r.headers['content-type']?.toString().startsWith('application/json') ? (r.json() as Json) : {}, raw: r.rawPayload, type: r.headers['content-type'] };
   };
   const post = async (url: string, payload?: unknown) => {
-    const r = await app.inject({ method: 'POST', url, ...(payload === undefined ? {} : { payload: payload as Json }) });
+    const r = await app.inject({ method: 'POST', url, headers, ...(payload === undefined ? {} : { payload: payload as Json }) });
     return { status: r.statusCode, body: r.json() as Json };
   };
 
@@ -41,7 +42,8 @@ describe('/api/v1 on a real SQLite archive and queue', () => {
     seriesA = a.SeriesInstanceUID;
     studyA = a.StudyInstanceUID;
     seriesB = b.SeriesInstanceUID;
-    app = await createApp({ archive: parts.archive, queue: parts.queue, registry, log: silentLogger, dicom: { aeTitle: 'SECONDREADER', port: 11112 } });
+    app = await createApp({ archive: parts.archive, queue: parts.queue, registry, log: silentLogger, auth: parts.auth, dicom: { aeTitle: 'SECONDREADER', port: 11112 } });
+    headers = await signIn(app, parts.auth, 'radiologist');
   });
   after(async () => {
     slow.held.release();
@@ -168,7 +170,7 @@ describe('/api/v1 on a real SQLite archive and queue', () => {
       // `outputs` is filled in after the result row is stored (the objects need its id): compare it once the job is done.
       assert.deepEqual({ ...byId.body, outputs: null }, { ...forA, outputs: null });
       const outputs = byId.body['outputs'] as { objects: Json[]; error: unknown };
-      assert.deepEqual(outputs.objects.map((o) => o['kind']).sort(), ['key-image', 'report'], 'its DICOM objects (SC key image + SR) are listed');
+      assert.deepEqual(outputs.objects.map((o) => o['kind']).sort(), ['key-image', 'report', 'segmentation'], 'its DICOM objects (SC key image + SEG + SR) are listed');
       assert.equal(outputs.error, null);
       const filtered = await get(`/api/v1/results?study=${studyA}&series=${seriesA}`);
       assert.equal((filtered.body['items'] as Json[]).length, 1);

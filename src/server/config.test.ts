@@ -80,3 +80,38 @@ test('forwarding: destinations global or per analysis, retry policy, each checke
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('auth: a partial section keeps the other defaults; bad values are CONFIG_INVALID', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-config-'));
+  try {
+    assert.deepEqual(loadConfig({ cwd: dir }).auth, DEFAULT_CONFIG.auth);
+    const file = join(dir, 'auth.json');
+    writeFileSync(file, JSON.stringify({ auth: { lockoutAttempts: 3, cookieSecure: 'always' } }));
+    const c = loadConfig({ cwd: dir, file: 'auth.json' });
+    assert.deepEqual(c.auth, { ...DEFAULT_CONFIG.auth, lockoutAttempts: 3, cookieSecure: 'always' });
+    writeFileSync(file, JSON.stringify({ auth: { lockoutAttempts: 0, cookieSecure: 'sometimes', passwordless: true } }));
+    assert.throws(() => loadConfig({ cwd: dir, file: 'auth.json' }), (e) => {
+      const problems = isSrError(e, 'CONFIG_INVALID') ? (e.details['problems'] as string[]).join('\n') : '';
+      return /auth\/lockoutAttempts/.test(problems) && /auth\/cookieSecure/.test(problems) && /passwordless/.test(problems);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('auth.oidc: defaults filled in, the role map checked, the client secret redacted', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-config-'));
+  try {
+    const file = join(dir, 'oidc.json');
+    const oidc = { issuer: 'https://idp.example/realms/r', clientId: 'sr', clientSecret: 's3cret', redirectUri: 'https://sr.example/api/v1/auth/oidc/callback', roleMap: { rads: 'radiologist' } };
+    writeFileSync(file, JSON.stringify({ auth: { oidc } }));
+    const c = loadConfig({ cwd: dir, file: 'oidc.json' });
+    assert.deepEqual(c.auth.oidc, { ...oidc, scopes: ['profile', 'email'], usernameClaim: 'preferred_username', roleClaim: 'groups' });
+    assert.equal(redactConfig(c).auth.oidc?.clientSecret, '***');
+    assert.ok(!JSON.stringify(redactConfig(c)).includes('s3cret'));
+    writeFileSync(file, JSON.stringify({ auth: { oidc: { ...oidc, roleMap: { rads: 'superuser' } } } }));
+    assert.throws(() => loadConfig({ cwd: dir, file: 'oidc.json' }), (e) => isSrError(e, 'CONFIG_INVALID'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

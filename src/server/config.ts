@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { SrError } from '../core/index.ts';
+import { OIDC_DEFAULTS } from './auth/oidc.ts';
+import { DEFAULT_AUTH_CONFIG } from './auth/service.ts';
+import type { AuthConfig } from './auth/service.ts';
 
 export interface DicomPeer {
   readonly aeTitle: string;
@@ -74,6 +77,12 @@ export interface ServerConfig {
   /** Load the synthetic demo study into an empty archive on first start. */
   readonly demo: boolean;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Per-client HTTP rate limit (src/server/hardening.ts; max 0 = off); JSON file only. */
+  readonly rateLimit: { readonly max: number; readonly windowSeconds: number };
+  /** DICOM TLS for the SCP (PEM file paths; docs/security-hardening.md); null = plain TCP. JSON file only. */
+  readonly dicomTls: { readonly cert: string; readonly key: string; readonly ca?: string; readonly requireClientCert?: boolean } | null;
+  /** Sessions, lock-out, cookie (docs/security.md); JSON file only. Missing keys take the defaults. */
+  readonly auth: AuthConfig;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -97,6 +106,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxUploadBytes: 2 * 1024 ** 3,
   demo: true,
   logLevel: 'info',
+  rateLimit: { max: 3000, windowSeconds: 60 },
+  dicomTls: null,
+  auth: DEFAULT_AUTH_CONFIG,
 };
 
 /** PS3.5 §6.2: AE is 1–16 characters of the default repertoire, no backslash or control characters. */
@@ -153,6 +165,43 @@ export const CONFIG_SCHEMA = {
     maxUploadBytes: { type: 'integer', minimum: 1024 },
     demo: { type: 'boolean' },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
+    rateLimit: {
+      type: 'object', additionalProperties: false, required: ['max', 'windowSeconds'],
+      properties: { max: { type: 'integer', minimum: 0 }, windowSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400 } },
+    },
+    dicomTls: {
+      anyOf: [{ type: 'null' }, {
+        type: 'object', additionalProperties: false, required: ['cert', 'key'],
+        properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 }, requireClientCert: { type: 'boolean' } },
+      }],
+    },
+    auth: {
+      type: 'object', additionalProperties: false, required: Object.keys(DEFAULT_AUTH_CONFIG),
+      properties: {
+        sessionIdleMinutes: { type: 'number', exclusiveMinimum: 0, maximum: 10080 },
+        sessionAbsoluteHours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
+        lockoutAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        lockoutWindowMinutes: { type: 'number', exclusiveMinimum: 0, maximum: 10080 },
+        lockoutMinutes: { type: 'number', minimum: 0, maximum: 10080 },
+        cookieSecure: { enum: ['auto', 'always', 'never'] },
+        dicomWebBasic: { type: 'boolean' },
+        oidc: {
+          anyOf: [{ type: 'null' }, {
+            type: 'object', additionalProperties: false, required: ['issuer', 'clientId', 'clientSecret', 'redirectUri', 'roleMap'],
+            properties: {
+              issuer: { type: 'string', pattern: '^https?://' },
+              clientId: { type: 'string', minLength: 1 },
+              clientSecret: { type: 'string', minLength: 1 },
+              redirectUri: { type: 'string', pattern: '^https?://' },
+              scopes: { type: 'array', items: { type: 'string', pattern: '^[!#-\\[\\]-~]+$' } },
+              usernameClaim: { type: 'string', minLength: 1 },
+              roleClaim: { type: 'string', minLength: 1 },
+              roleMap: { type: 'object', minProperties: 1, additionalProperties: { enum: ['radiologist', 'technologist', 'researcher', 'admin'] } },
+            },
+          }],
+        },
+      },
+    },
   },
 } as const;
 
@@ -250,6 +299,12 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
     merged[key] = coerce(key, v);
     origin[key] = `flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   }
+  // A partial auth section in the file keeps the defaults of the keys it leaves out.
+  if (typeof merged['auth'] === 'object' && merged['auth'] !== null && !Array.isArray(merged['auth'])) {
+    const auth: Record<string, unknown> = { ...DEFAULT_AUTH_CONFIG, ...(merged['auth'] as object) };
+    if (typeof auth['oidc'] === 'object' && auth['oidc'] !== null && !Array.isArray(auth['oidc'])) auth['oidc'] = { ...OIDC_DEFAULTS, ...(auth['oidc'] as object) };
+    merged['auth'] = auth;
+  }
   // Earlier configs had one destination or null: keep reading them.
   if (merged['forward'] === null) merged['forward'] = [];
   else if (typeof merged['forward'] === 'object' && !Array.isArray(merged['forward'])) merged['forward'] = [merged['forward']];
@@ -274,5 +329,6 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
 
 /** The config as logged/printed at start: the database password never leaves the process. */
 export function redactConfig(config: ServerConfig): ServerConfig {
-  return { ...config, database: config.database.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@') };
+  const auth = config.auth.oidc ? { ...config.auth, oidc: { ...config.auth.oidc, clientSecret: '***' } } : config.auth;
+  return { ...config, database: config.database.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@'), auth };
 }

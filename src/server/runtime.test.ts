@@ -13,12 +13,12 @@ import { DEFAULT_CONFIG } from './config.ts';
 import type { ServerConfig } from './config.ts';
 import { startServer } from './runtime.ts';
 import type { RunningServer } from './runtime.ts';
-import { quickAnalysis, waitFor, writeTinyCtSeries } from './test-fixtures.ts';
+import { quickAnalysis, signInHttp, TEST_PASSWORD, waitFor, writeTinyCtSeries } from './test-fixtures.ts';
 
 type Json = Record<string, unknown>;
 
-async function getJson(url: string): Promise<Json> {
-  const r = await fetch(url);
+async function getJson(url: string, headers: Record<string, string>): Promise<Json> {
+  const r = await fetch(url, { headers });
   assert.equal(r.status, 200, url);
   return (await r.json()) as Json;
 }
@@ -44,13 +44,14 @@ describe('serve, in-process, on real SQLite', () => {
       seed: 'server-e2e', dims: [128, 128, 80], spacingMm: [2.8, 2.8, 3], sliceThicknessMm: 3, noduleCount: 4, noduleDiameterRangeMm: [8, 20],
       storage: 'signed', fileNaming: 'ordered', instanceOrder: 'position',
     })).dicomDir;
-    const server = await startServer({ config: config(join(dir, 'data')), registry: createRegistry([chestCtNodules]), log: silentLogger, writeDemoSeries });
+    const server = await startServer({ config: config(join(dir, 'data')), registry: createRegistry([chestCtNodules]), log: silentLogger, writeDemoSeries, adminPassword: TEST_PASSWORD });
     servers.push(server);
+    const h = await signInHttp(server.httpUrl);
     await server.demo;
-    const series = (await getJson(`${server.httpUrl}/api/v1/studies`))['items'] as Json[];
+    const series = (await getJson(`${server.httpUrl}/api/v1/studies`, h))['items'] as Json[];
     assert.equal(series.length, 1, 'the demo study is in the archive');
     const result = await waitFor('the chest result', async () => {
-      const items = (await getJson(`${server.httpUrl}/api/v1/results?analysis=chest-ct-nodules`))['items'] as Json[];
+      const items = (await getJson(`${server.httpUrl}/api/v1/results?analysis=chest-ct-nodules`, h))['items'] as Json[];
       return items[0];
     }, 540_000, { intervalMs: 200 });
     assert.equal(result['status'], 'ok');
@@ -58,13 +59,13 @@ describe('serve, in-process, on real SQLite', () => {
     assert.ok(doc.findings.length > 0, 'findings');
     // The result is stored before the job is marked succeeded: wait for the job to finish.
     const jobs = await waitFor('the chest job finished', async () => {
-      const items = (await getJson(`${server.httpUrl}/api/v1/jobs`))['items'] as Json[];
+      const items = (await getJson(`${server.httpUrl}/api/v1/jobs`, h))['items'] as Json[];
       return items.length > 0 && items.every((j) => j['state'] !== 'running' && j['state'] !== 'queued') ? items : undefined;
     }, 60_000, { intervalMs: 200 });
     assert.deepEqual(jobs.map((j) => [j['analysisId'], j['trigger'], j['state'], j['attempts']]), [['chest-ct-nodules', 'auto', 'succeeded', 1]]);
     assert.equal(jobs[0]?.['resultId'], result['id']);
     // Its DICOM objects (a key image SC per labelled finding + the SR) are in the archive and pass dciodvfy.
-    const outputs = (await getJson(`${server.httpUrl}/api/v1/results/${String(result['id'])}`))['outputs'] as { objects: { sopInstanceUid: string; kind: string }[]; error: unknown };
+    const outputs = (await getJson(`${server.httpUrl}/api/v1/results/${String(result['id'])}`, h))['outputs'] as { objects: { sopInstanceUid: string; kind: string }[]; error: unknown };
     assert.equal(outputs.error, null);
     assert.equal(outputs.objects.filter((o) => o.kind === 'report').length, 1);
     assert.ok(outputs.objects.filter((o) => o.kind === 'key-image').length > 0);
@@ -86,16 +87,17 @@ describe('serve, in-process, on real SQLite', () => {
     }
     const dir = await mkdtemp(join(tmpdir(), 'sr-serve-dimse-'));
     dirs.push(dir);
-    const server = await startServer({ config: config(join(dir, 'data'), { demo: false }), registry: createRegistry([quickAnalysis()]), log: silentLogger });
+    const server = await startServer({ config: config(join(dir, 'data'), { demo: false }), registry: createRegistry([quickAnalysis()]), log: silentLogger, adminPassword: TEST_PASSWORD });
     servers.push(server);
+    const h = await signInHttp(server.httpUrl);
     const written = await writeTinyCtSeries(join(dir, 'in'), 'dimse');
     // Asynchronous: the SCP answering it runs in this very process.
     await promisify(execFile)('storescu', ['-aet', 'MODALITY1', '-aec', server.dicom.aeTitle, '127.0.0.1', String(server.dicom.port), ...written.files]);
-    const s = await getJson(`${server.httpUrl}/api/v1/series/${written.SeriesInstanceUID}`);
+    const s = await getJson(`${server.httpUrl}/api/v1/series/${written.SeriesInstanceUID}`, h);
     assert.equal(s['instanceCount'], written.files.length);
     assert.equal(s['sourceAe'], 'MODALITY1');
     const result = await waitFor('the quick result', async () => {
-      const items = (await getJson(`${server.httpUrl}/api/v1/results?series=${written.SeriesInstanceUID}`))['items'] as Json[];
+      const items = (await getJson(`${server.httpUrl}/api/v1/results?series=${written.SeriesInstanceUID}`, h))['items'] as Json[];
       return items[0];
     }, 120_000, { intervalMs: 200 });
     assert.equal(result['analysisId'], 'quick-test');

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { startCli } from './process-helpers.ts';
 import type { Proc } from './process-helpers.ts';
-import { writeTinyCtSeries } from './test-fixtures.ts';
+import { signInHttp, TEST_PASSWORD, writeTinyCtSeries } from './test-fixtures.ts';
 
 const CONNECTION = process.env['SR_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `sr_t_${randomBytes(5).toString('hex')}`;
@@ -53,10 +53,11 @@ test('serve + 2 workers on PostgreSQL run each (analysis, series) job exactly on
   const dir = await mkdtemp(join(tmpdir(), 'sr-scale-'));
   dirs.push(dir);
   const data = join(dir, 'data');
-  const env = { SECONDREADER_DATABASE_SCHEMA: SCHEMA, SECONDREADER_LOG: 'warn' };
+  const env = { SECONDREADER_DATABASE_SCHEMA: SCHEMA, SECONDREADER_LOG: 'warn', SECONDREADER_ADMIN_PASSWORD: TEST_PASSWORD };
   const server = startCli(['serve', '--data', data, '--database', CONNECTION, '--workers', '0', '--http-port', '0', '--dicom-port', '0', '--no-demo', '--stable-seconds', '1'], env);
   procs.push(server);
   const [, api] = await server.waitFor(/REST API: +(http:\/\/\S+\/api\/v1)/);
+  const headers = await signInHttp((api ?? '').replace(/\/api\/v1$/, ''));
   const [, dicomPort] = await server.waitFor(/DICOM SCP: +AE \S+ on 127\.0\.0\.1:(\d+)/);
   for (let w = 0; w < 2; w++) {
     const worker = startCli(['worker', '--data', data, '--database', CONNECTION, '--concurrency', '2'], env);
@@ -74,7 +75,7 @@ test('serve + 2 workers on PostgreSQL run each (analysis, series) job exactly on
   const end = Date.now() + 420_000;
   let results: { seriesInstanceUid: string; status: string }[] = [];
   while (Date.now() < end) {
-    results = ((await (await fetch(`${api}/results?analysis=chest-ct-nodules`)).json()) as { items: typeof results }).items;
+    results = ((await (await fetch(`${api}/results?analysis=chest-ct-nodules`, { headers })).json()) as { items: typeof results }).items;
     if (results.length >= STUDIES) break;
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -25,6 +25,12 @@ test('`secondreader serve` answers /health and exits 0 on SIGTERM', { timeout: 1
   assert.equal(body['status'], 'ok');
   assert.equal(body['archive'], 'sqlite');
   assert.match(p.stdout, /DICOM SCP: +AE SECONDREADER on 127\.0\.0\.1:\d+/);
+  // First start with no SECONDREADER_ADMIN_PASSWORD: a one-time admin secret on the console, and the API is closed.
+  const secret = /One-time password: (\S+)/.exec(p.stderr)?.[1];
+  assert.ok(secret, p.stderr);
+  assert.equal((await fetch(`${url}/studies`)).status, 401);
+  const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: secret }) });
+  assert.equal(((await login.json()) as { user: { mustChangePassword: boolean } }).user.mustChangePassword, true);
   assert.equal(await p.stop('SIGTERM'), 0, p.stderr);
   assert.match(p.stdout, /SecondReader stopped/);
 });

@@ -16,6 +16,9 @@ import type { AnalysisManifest } from '../engine/index.ts';
 import { createVolume, ijkToLps, withData } from '../imaging/index.ts';
 import { createSqliteJobQueue } from '../jobs/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
+import type { FastifyInstance } from 'fastify';
+import type { Role } from './auth/context.ts';
+import { AuthService } from './auth/service.ts';
 
 /** A 16×16×6 CT series with a bright cube in the middle; PatientID and UIDs from `seed`. */
 export async function writeTinyCtSeries(outDir: string, seed: string): Promise<CtSeriesWriteResult> {
@@ -79,6 +82,8 @@ export interface TestServerParts {
   readonly dir: string;
   readonly archive: OpenedArchive;
   readonly queue: JobQueue;
+  /** Users and sessions in the archive's index (no user yet: see signIn). */
+  readonly auth: AuthService;
   close(): Promise<void>;
 }
 
@@ -86,8 +91,9 @@ export async function openTestParts(log: Logger = silentLogger): Promise<TestSer
   const dir = await mkdtemp(join(tmpdir(), 'sr-server-'));
   const archive = await openArchive({ backend: 'sqlite', dataDir: join(dir, 'data') }, log);
   const queue = createSqliteJobQueue({ db: join(dir, 'data', 'jobs.sqlite'), log, pollIntervalMs: 100, heartbeatMs: 100 });
+  const auth = await AuthService.open({ db: archive.db, log });
   return {
-    dir, archive, queue,
+    dir, archive, queue, auth,
     async close() {
       await queue.close();
       await archive.close();
@@ -120,4 +126,34 @@ export async function waitFor<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${options.context ? `; ${options.context()}` : ''}`);
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
   }
+}
+
+/** The password of every user the helpers below create, and of `admin` in servers started by tests. */
+export const TEST_PASSWORD = 'test-password-not-secret-0001';
+
+/** The username signIn creates for a role: `test-<role>`. */
+export const testUsername = (role: Role): string => `test-${role}`;
+
+/**
+ * Auth headers of a signed-in user of `role` for `app.inject`: creates `test-<role>` (password TEST_PASSWORD, no
+ * forced change) when missing, logs in through POST /api/v1/auth/login and returns `{ authorization: 'Bearer …' }`.
+ */
+export async function signIn(app: FastifyInstance, auth: AuthService, role: Role = 'admin'): Promise<Record<string, string>> {
+  const username = testUsername(role);
+  if (!(await auth.getUser(username))) await auth.createUser({ username, password: TEST_PASSWORD, role, mustChangePassword: false }, { actor: null, source: 'test' });
+  const r = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password: TEST_PASSWORD } });
+  if (r.statusCode !== 200) throw new Error(`test login of ${username} failed: ${r.statusCode} ${r.body}`);
+  return { authorization: `Bearer ${r.json<{ token: string }>().token}` };
+}
+
+/**
+ * Auth headers for `fetch` against a running server (`httpUrl` without /api/v1): logs in as `username`
+ * (default admin, whose password servers started by tests get from SECONDREADER_ADMIN_PASSWORD = TEST_PASSWORD).
+ */
+export async function signInHttp(httpUrl: string, username = 'admin', password = TEST_PASSWORD): Promise<Record<string, string>> {
+  const r = await fetch(`${httpUrl}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }), signal: AbortSignal.timeout(30_000),
+  });
+  if (r.status !== 200) throw new Error(`test login of ${username} failed: ${r.status} ${await r.text()}`);
+  return { authorization: `Bearer ${((await r.json()) as { token: string }).token}` };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startCli } from './process-helpers.ts';
 import type { Proc } from './process-helpers.ts';
-import { waitFor } from './test-fixtures.ts';
+import { signInHttp, TEST_PASSWORD, waitFor } from './test-fixtures.ts';
 
 type Json = Record<string, unknown>;
 
@@ -22,8 +22,10 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
+let headers: Record<string, string> = {};
+
 async function getJson(url: string): Promise<Json> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  const r = await fetch(url, { headers, signal: AbortSignal.timeout(60_000) });
   assert.equal(r.status, 200, url);
   return (await r.json()) as Json;
 }
@@ -56,9 +58,10 @@ test('serve runs a chest analysis in its worker process, stays responsive, and s
     storage: 'signed', fileNaming: 'ordered', instanceOrder: 'position',
   });
   const server = startCli(['serve', '--data', join(dir, 'data'), '--http-port', '0', '--dicom-port', '0', '--no-demo', '--workers', '1', '--stable-seconds', '1'],
-    { SECONDREADER_LOG: 'info' });
+    { SECONDREADER_LOG: 'info', SECONDREADER_ADMIN_PASSWORD: TEST_PASSWORD });
   procs.push(server);
   const [, api] = await server.waitFor(/REST API: +(http:\/\/\S+\/api\/v1)/);
+  headers = await signInHttp((api ?? '').replace(/\/api\/v1$/, ''));
   const [, dicomPort] = await server.waitFor(/DICOM SCP: +AE \S+ on 127\.0\.0\.1:(\d+)/);
   const serverPid = server.child.pid;
   assert.ok(serverPid);

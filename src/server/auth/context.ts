@@ -21,6 +21,32 @@ export interface RouteAccess {
   readonly roles: readonly Role[] | 'public';
   /** The route reads or writes identifiable patient data: audited, and never served to researchers. */
   readonly patientData?: boolean;
+  /** Open to a user who must change their password first (me, logout, change password); every other route refuses them. */
+  readonly duringPasswordChange?: boolean;
+  /** Also accepts HTTP Basic credentials (DICOMweb: PACS and viewer configurations use them). */
+  readonly httpBasic?: boolean;
+}
+
+/** No sign-in: health, OpenAPI, login, the web app's static files. */
+export const PUBLIC: RouteAccess = { roles: 'public' };
+/** What a route that declares nothing gets (fail closed). */
+export const ADMIN_ONLY: RouteAccess = { roles: ['admin'] };
+/** Any signed-in user. */
+export const SIGNED_IN: RouteAccess = { roles: ROLES };
+
+/**
+ * For routes registered directly on fastify (not through a RouteDef table): `app.get(url, { config: routeConfig(PUBLIC) }, h)`.
+ * The auth hook reads `config.access`; a route without it is for admins only.
+ */
+export function routeConfig(access: RouteAccess): { access: RouteAccess } {
+  return { access };
+}
+
+// Route config carries the access rule: `{ config: { access } }` on any fastify route (the auth hook reads it).
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
 }
 
 const users = new WeakMap<FastifyRequest, AuthUser>();

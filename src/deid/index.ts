@@ -1,0 +1,10 @@
+export { createDeidentifier, effectiveAction } from './deidentify.ts';
+export type { DeidOptions, DeidResult, Deidentifier } from './deidentify.ts';
+export { PROFILE, PROFILE_BY_TAG, DEID_METHOD_CODES, groupPatternAction } from './profile.ts';
+export type { ProfileAction, ProfileRow } from './profile.ts';
+export { createPseudonymizer, shiftDate, shiftDateTime, MIN_SECRET_BYTES } from './pseudonym.ts';
+export type { Pseudonymizer } from './pseudonym.ts';
+export { deidentifyFolder } from './folder.ts';
+export type { FolderReport } from './folder.ts';
+export { zipStream } from './zip.ts';
+export type { ZipEntry } from './zip.ts';
