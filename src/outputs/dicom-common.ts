@@ -79,11 +79,16 @@ export function seriesFromSource(source: OutputSource): DicomDataset {
   return { ...(body ? { BodyPartExamined: body } : {}), ...(laterality ? { Laterality: laterality } : body ? {} : { Laterality: '' }) };
 }
 
-/** General Equipment: our name, the analysis as the model, analysis and engine versions. */
+/**
+ * General Equipment + Enhanced General Equipment (SEG and Comprehensive 3D SR need the latter: DeviceSerialNumber is
+ * Type 1 there): our name, the analysis as the model, analysis and engine versions. Software has no serial number:
+ * the analysis id and version stand for it.
+ */
 export function equipmentModule(p: OutputProvenance): DicomDataset {
   return {
     Manufacturer: MANUFACTURER,
     ManufacturerModelName: p.analysisId.slice(0, 64),
+    DeviceSerialNumber: `${p.analysisId}@${p.analysisVersion}`.slice(0, 64),
     SoftwareVersions: [`${p.analysisId} ${p.analysisVersion}`.slice(0, 64), `${GENERATOR.name} ${GENERATOR.version}`.slice(0, 64)],
   };
 }
@@ -104,6 +109,27 @@ function hasNonAscii(v: unknown): boolean {
 /** dcmjs writes strings as UTF-8: declare ISO_IR 192 when any value needs more than the default repertoire. */
 export function withCharset(ds: DicomDataset): DicomDataset {
   return hasNonAscii(ds) ? { SpecificCharacterSet: 'ISO_IR 192', ...ds } : ds;
+}
+
+const FOLD: Readonly<Record<string, string>> = {
+  '³': '3', '²': '2', '±': '+/-', '×': 'x', '≥': '>=', '≤': '<=', '−': '-', '–': '-', '—': '-', '°': ' deg', 'µ': 'u', 'μ': 'u', '…': '...', '’': "'", '‘': "'", '“': '"', '”': '"',
+  '≈': '~', '→': '->', '↔': '<->', '·': '*', '√': 'sqrt', '≫': '>>', '≪': '<<', '∗': '*', 'θ': 'theta', 'Σ': 'Sum',
+  'α': 'alpha', 'β': 'beta', 'γ': 'gamma', 'δ': 'delta', 'Δ': 'delta', 'λ': 'lambda', 'σ': 'sigma',
+};
+
+/**
+ * Text we write inside sequences (SR content items, SEG segment descriptions) in the default repertoire where a
+ * plain equivalent exists (mm³ → mm3, ± → +/-, é → e): dcmjs (0.52, used by OHIF) decodes strings nested in
+ * sequences as Latin-1 whatever SpecificCharacterSet says (dcmjs-org/dcmjs issues #503, #508), so UTF-8 there
+ * would show as mojibake. Characters with no plain form (e.g. CJK) stay UTF-8, which the standard allows.
+ */
+export function portableText(text: string): string {
+  return [...text].map((c) => {
+    if (c.charCodeAt(0) < 0x80) return c;
+    const folded = FOLD[c] ?? c.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
+    // Only a plain ASCII result replaces the character (Hangul, CJK... are kept, not decomposed).
+    return /^[\x20-\x7e]+$/.test(folded) ? folded : c;
+  }).join('');
 }
 
 /** PatientOrientation letters for a direction (PS3.3 C.7.6.1.1.1): dominant LPS components, strongest first. */

@@ -1,131 +1,44 @@
 /**
- * The findings as a Comprehensive SR document (PS3.3 A.35.3): NUM content items need Enhanced or Comprehensive
- * SR (Basic Text SR has no NUM). Structure, without claiming conformance to a template (no
- * ContentTemplateSequence): root "Imaging Measurement Report" container → device observer context (TID 1004
- * codes), algorithm name/version (TID 4019 codes), the disclaimer, one "Measurement Group" per finding (tracking
- * identifier, finding, probability, centre, reasons, its measurements, a reference to its key image) and the study
- * measurements.
+ * The findings as a Comprehensive 3D SR (PS3.3 A.35.13) following PS3.16 TID 1500 "Measurement Report":
  *
- * Units: numbers whose key names a unit (…Mm, …Mm3, …Ml, …Hu, …Percent) become NUM items with that UCUM unit;
- * probabilities NUM with unit "1"; any other number is written as TEXT, because a NUM with a guessed unit would
- * be a wrong statement. Concepts DICOM has no code for use our private scheme 99SRDR (PS3.16 8.2: "99" prefix),
- * declared in CodingSchemeIdentificationSequence; a code longer than SH's 16 characters is shortened to a hash.
+ *   Imaging Measurement Report (126000 DCM)                          TID 1500
+ *   ├ Language of Content Item and Descendants = en-US               TID 1204
+ *   ├ Observer Type = Device, Device Observer UID/Name/Manufacturer/Model   TID 1002 / 1004
+ *   ├ Procedure reported = CT Chest / CT Head (LOINC, CID 100)
+ *   ├ Image Library: the source slices                               TID 1600
+ *   ├ Imaging Measurements
+ *   │  ├ Measurement Group per finding                               TID 1411 (TID 1501 when it has no segment)
+ *   │  │   Tracking Identifier + Tracking UID (= the SEG segment's), Finding (SCT), Referenced Segment (SEG
+ *   │  │   instance + segment number), Source series for segmentation, Illustration of ROI (key image),
+ *   │  │   Finding Site, measurements (TID 1419: long / short axis, diameter, volume, CT number with UCUM units,
+ *   │  │   each with Algorithm Name / Version, TID 4019 per IHE AI Results), qualitative evaluations (nodule type,
+ *   │  │   bleed type), AI probability, reasons, and the centre as a SCOORD3D POINT in the source Frame of Reference
+ *   │  └ Measurement Group "study" (TID 1501): midline shift, total bleed volume
+ *   └ Qualitative Evaluations: Lung-RADS category (+ driving finding), triage, mass effect, status, disclaimer
+ *
+ * VerificationFlag UNVERIFIED: no person has verified an AI result. Codes: src/outputs/codes.ts, docs/outputs.md.
  */
-import { createHash } from 'node:crypto';
-import { formatDS } from '../dicom/index.ts';
+import { formatDS, getString } from '../dicom/index.ts';
 import type { DicomDataset } from '../dicom/index.ts';
-import { DISCLAIMER, DISCLAIMER_SHORT, dicomDateTime, equipmentModule, outputUid, patientStudyModules, sopCommon, withCharset } from './dicom-common.ts';
+import { codeItem, containerItem, imageItem, numItem, scoord3dItem, textItem, uidRefItem } from '../dicom/sr-content.ts';
+import type { CodedEntry, SrItem } from '../dicom/sr-content.ts';
+import { SEGMENTATION_STORAGE } from '../dicom/seg.ts';
+import { BLEED_TYPE, DOC, ENGLISH_US, MEASURE, NO, PRIVATE, PRIVATE_SCHEME, PROCEDURE, SITE, UNIT, valueCode, YES } from './codes.ts';
+import { DISCLAIMER, DISCLAIMER_SHORT, dicomDateTime, equipmentModule, outputUid, patientStudyModules, portableText, sopCommon, withCharset } from './dicom-common.ts';
 import type { OutputProvenance, OutputSource } from './dicom-common.ts';
 import { SECONDARY_CAPTURE_IMAGE_STORAGE } from './secondary-capture.ts';
+import { findingCoding, trackingUid } from './segmentation.ts';
 
-export const COMPREHENSIVE_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.33';
+export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';
 export const SR_SERIES_NUMBER = 9902;
-export const PRIVATE_SCHEME = '99SRDR';
-
-export interface Code {
-  readonly CodeValue: string;
-  readonly CodingSchemeDesignator: string;
-  readonly CodeMeaning: string;
-}
-
-function code(value: string, scheme: string, meaning: string): Code {
-  return { CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning.slice(0, 64) };
-}
-
-/** A private code for a result key; SH holds 16 characters, longer keys get a stable hash. */
-export function privateCode(key: string, meaning = key): Code {
-  const value = key.length <= 16 && [...key].every((c) => c !== '\\' && c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) < 0x7f) ? key : `H${createHash('sha256').update(key).digest('hex').slice(0, 15)}`;
-  return code(value, PRIVATE_SCHEME, meaning);
-}
-
-const DCM = {
-  imagingMeasurementReport: code('126000', 'DCM', 'Imaging Measurement Report'),
-  measurementGroup: code('125007', 'DCM', 'Measurement Group'),
-  trackingIdentifier: code('112039', 'DCM', 'Tracking Identifier'),
-  trackingUid: code('112040', 'DCM', 'Tracking Unique Identifier'),
-  finding: code('121071', 'DCM', 'Finding'),
-  observerType: code('121005', 'DCM', 'Observer Type'),
-  device: code('121007', 'DCM', 'Device'),
-  deviceObserverUid: code('121012', 'DCM', 'Device Observer UID'),
-  deviceObserverName: code('121013', 'DCM', 'Device Observer Name'),
-  deviceObserverManufacturer: code('121014', 'DCM', 'Device Observer Manufacturer'),
-  deviceObserverModelName: code('121015', 'DCM', 'Device Observer Model Name'),
-  algorithmName: code('111001', 'DCM', 'Algorithm Name'),
-  algorithmVersion: code('111003', 'DCM', 'Algorithm Version'),
-} as const;
-
-export interface UcumUnit {
-  readonly code: string;
-  readonly meaning: string;
-}
-
-const UNIT_SUFFIXES: readonly [RegExp, UcumUnit][] = [
-  [/Mm3$/, { code: 'mm3', meaning: 'cubic millimeter' }],
-  [/Mm2$/, { code: 'mm2', meaning: 'square millimeter' }],
-  [/Mm$/, { code: 'mm', meaning: 'millimeter' }],
-  [/Cm3$/, { code: 'cm3', meaning: 'cubic centimeter' }],
-  [/Ml$/, { code: 'mL', meaning: 'milliliter' }],
-  [/Hu$/, { code: "[hnsf'U]", meaning: 'Hounsfield unit' }],
-  [/(Percent|Pct)$/, { code: '%', meaning: 'percent' }],
-  [/Years$/, { code: 'a', meaning: 'year' }],
-  [/^(probability|.*Probability)$/, { code: '1', meaning: 'no units' }],
-];
-
-/** The UCUM unit a key names (`volumeMm3` → mm3); the nearest key of the path that names one. */
-export function unitOfPath(path: readonly string[]): UcumUnit | undefined {
-  for (let n = path.length - 1; n >= 0; n--) {
-    const key = path[n] ?? '';
-    for (const [re, unit] of UNIT_SUFFIXES) if (re.test(key)) return unit;
-  }
-  return undefined;
-}
-
-type Item = DicomDataset;
-
-function text(rel: string, name: Code, value: string): Item {
-  return { RelationshipType: rel, ValueType: 'TEXT', ConceptNameCodeSequence: [name], TextValue: value };
-}
-
-function num(rel: string, name: Code, value: number, unit: UcumUnit): Item {
-  return {
-    RelationshipType: rel, ValueType: 'NUM', ConceptNameCodeSequence: [name],
-    MeasuredValueSequence: [{ NumericValue: formatDS(value), MeasurementUnitsCodeSequence: [{ CodeValue: unit.code, CodingSchemeDesignator: 'UCUM', CodeMeaning: unit.meaning }] }],
-  };
-}
-
-function container(rel: string, name: Code, children: Item[]): Item {
-  return { RelationshipType: rel, ValueType: 'CONTAINER', ConceptNameCodeSequence: [name], ContinuityOfContent: 'SEPARATE', ContentSequence: children };
-}
-
-const MAX_ITEMS = 400;
-
-/** Result JSON values as content items: numbers with a unit → NUM, other leaves → TEXT; objects recurse. */
-export function valueItems(value: unknown, path: readonly string[], out: Item[] = []): Item[] {
-  if (out.length >= MAX_ITEMS || value === null || value === undefined) return out;
-  const key = path.join('.');
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return out;
-    const unit = unitOfPath(path);
-    out.push(unit ? num('CONTAINS', privateCode(key), value, unit) : text('CONTAINS', privateCode(key), formatDS(value)));
-  } else if (typeof value === 'string') {
-    if (value.length > 0) out.push(text('CONTAINS', privateCode(key), value));
-  } else if (typeof value === 'boolean') {
-    out.push(text('CONTAINS', privateCode(key), value ? 'yes' : 'no'));
-  } else if (Array.isArray(value)) {
-    if (value.every((v) => typeof v === 'string')) {
-      if (value.length > 0) out.push(text('CONTAINS', privateCode(key), value.join('; ')));
-    } else value.forEach((v, n) => valueItems(v, [...path.slice(0, -1), `${path[path.length - 1] ?? ''}[${n}]`], out));
-  } else if (typeof value === 'object' && path.length < 6) {
-    for (const [k, v] of Object.entries(value)) valueItems(v, [...path, k], out);
-  }
-  return out;
-}
+export { PRIVATE_SCHEME };
 
 export interface SrFinding {
   readonly id: string;
   readonly kind: string;
   readonly centerMm: readonly [number, number, number];
   readonly probability: number;
+  readonly label?: number;
   readonly reasons?: readonly string[];
   readonly [extra: string]: unknown;
 }
@@ -140,70 +53,219 @@ export interface FindingsReportInput {
   /** Finding id → SOPInstanceUID of its key image (Secondary Capture) in the key image series. */
   readonly keyImages?: Readonly<Record<string, string>>;
   readonly keyImageSeriesUid?: string;
+  /** The result's SEG: its instance and series, and finding id → segment number. */
+  readonly segmentation?: { readonly sopInstanceUid: string; readonly seriesInstanceUid: string; readonly segments: ReadonlyMap<string, number> };
 }
 
 export function reportSeriesUid(p: OutputProvenance): string {
   return outputUid(p, 'report/series');
 }
 
-const FINDING_CORE = new Set(['id', 'kind', 'centerMm', 'probability', 'label', 'reasons']);
-
-function findingGroup(f: SrFinding, input: FindingsReportInput): Item {
-  const p = input.provenance;
-  const items: Item[] = [
-    text('CONTAINS', DCM.trackingIdentifier, f.id),
-    { RelationshipType: 'CONTAINS', ValueType: 'UIDREF', ConceptNameCodeSequence: [DCM.trackingUid], UID: outputUid(p, `finding/${f.id}`) },
-    text('CONTAINS', DCM.finding, f.kind),
-    num('CONTAINS', privateCode('probability', 'Probability the finding is real (calibrated)'), f.probability, { code: '1', meaning: 'no units' }),
-  ];
-  ['L', 'P', 'S'].forEach((axis, n) => items.push(num('CONTAINS', privateCode(`centerMm.${axis}`, `Centre, patient ${axis} (LPS)`), f.centerMm[n] ?? 0, { code: 'mm', meaning: 'millimeter' })));
-  for (const r of f.reasons ?? []) items.push(text('CONTAINS', privateCode('reason', 'Reason flagged'), r));
-  for (const [k, v] of Object.entries(f)) if (!FINDING_CORE.has(k)) valueItems(v, [k], items);
-  const sop = input.keyImages?.[f.id];
-  if (sop) {
-    items.push({ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ConceptNameCodeSequence: [privateCode('keyImage', 'Key image')], ReferencedSOPSequence: [{ ReferencedSOPClassUID: SECONDARY_CAPTURE_IMAGE_STORAGE, ReferencedSOPInstanceUID: sop }] });
-  }
-  return container('CONTAINS', DCM.measurementGroup, items);
+function rec(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
-/** The Comprehensive SR dataset of one result. */
+function finite(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** A value of the finding itself or of its `measurements` object. */
+function field(f: SrFinding, key: string): unknown {
+  return f[key] ?? rec(f['measurements'])?.[key];
+}
+
+interface Measured {
+  readonly name: CodedEntry;
+  readonly value: number;
+  readonly unit: CodedEntry;
+  readonly derivation?: CodedEntry;
+}
+
+/** Finding fields → TID 1419 measurements (key names follow findings.json: docs/findings.schema.json). */
+function measurementsOf(f: SrFinding, brock: number | undefined): Measured[] {
+  const out: Measured[] = [];
+  const add = (key: string | readonly string[], name: CodedEntry, unit: CodedEntry, derivation?: CodedEntry) => {
+    for (const k of typeof key === 'string' ? [key] : key) {
+      const v = finite(field(f, k));
+      if (v !== undefined) {
+        out.push({ name, value: v, unit, ...(derivation ? { derivation } : {}) });
+        return;
+      }
+    }
+  };
+  add('longAxisMm', MEASURE.longAxis, UNIT.mm);
+  add('shortAxisMm', MEASURE.shortAxis, UNIT.mm);
+  add(['meanDiameterMm', 'diameterMm'], MEASURE.diameter, UNIT.mm, MEASURE.mean);
+  add('maxDiameter3dMm', MEASURE.diameter, UNIT.mm, MEASURE.maximum);
+  add('solidComponentMeanDiameterMm', PRIVATE.solidComponent, UNIT.mm);
+  add('volumeMm3', MEASURE.volume, UNIT.mm3);
+  add('volumeMl', MEASURE.volume, UNIT.ml);
+  add('abc2VolumeMl', MEASURE.volumeOfEllipsoid, UNIT.ml);
+  add('thicknessMm', PRIVATE.thickness, UNIT.mm, MEASURE.maximum);
+  add('meanHu', MEASURE.attenuation, UNIT.hu, MEASURE.mean);
+  add('sdHu', MEASURE.attenuation, UNIT.hu, MEASURE.standardDeviation);
+  // Brock (PanCan) is a probability of malignancy in %, McWilliams et al., NEJM 2013.
+  if (brock !== undefined) out.push({ name: PRIVATE.brock, value: Math.round(brock * 10000) / 100, unit: UNIT.percent });
+  out.push({ name: PRIVATE.probability, value: f.probability, unit: UNIT.ratio });
+  return out;
+}
+
+function algorithm(p: OutputProvenance): SrItem[] {
+  // TID 4019 Algorithm Identification, included by each measurement (HAS CONCEPT MOD), as IHE AI Results asks.
+  return [textItem('HAS CONCEPT MOD', DOC.algorithmName, p.analysisId), textItem('HAS CONCEPT MOD', DOC.algorithmVersion, p.analysisVersion)];
+}
+
+function measurementItem(m: Measured, p: OutputProvenance): SrItem {
+  return numItem('CONTAINS', m.name, m.value, m.unit, [
+    ...(m.derivation ? [codeItem('HAS CONCEPT MOD', DOC.derivation, m.derivation)] : []),
+    ...algorithm(p),
+  ]);
+}
+
+function findingSite(f: SrFinding): CodedEntry | undefined {
+  const c = findingCoding(f);
+  if (c.region === SITE.lung) return c.regionModifier === SITE.left ? SITE.leftLung : c.regionModifier === SITE.right ? SITE.rightLung : SITE.lung;
+  return c.region;
+}
+
+function findingGroup(f: SrFinding, input: FindingsReportInput, brock: number | undefined): SrItem {
+  const p = input.provenance;
+  const seg = input.segmentation;
+  const segment = seg?.segments.get(f.id);
+  const coding = findingCoding(f);
+  const site = findingSite(f);
+  const frameOfReference = getString(input.source.attributes, 'FrameOfReferenceUID');
+  const noduleType = str(field(f, 'noduleType'));
+  const bleedType = str(field(f, 'bleedType')) ?? (f.kind === 'hemorrhage' ? str(field(f, 'type')) : undefined);
+  const keyImage = input.keyImages?.[f.id];
+  const items: SrItem[] = [
+    textItem('HAS OBS CONTEXT', DOC.trackingIdentifier, f.id),
+    uidRefItem('HAS OBS CONTEXT', DOC.trackingUid, trackingUid(p, f.id)),
+    codeItem('CONTAINS', DOC.finding, coding.type),
+    ...(seg && segment !== undefined
+      ? [
+        imageItem('CONTAINS', DOC.referencedSegment, { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: seg.sopInstanceUid, segmentNumbers: [segment] }),
+        uidRefItem('CONTAINS', DOC.sourceSeriesForSegmentation, input.source.seriesInstanceUid),
+      ]
+      : []),
+    ...(keyImage ? [imageItem('CONTAINS', DOC.illustrationOfRoi, { sopClassUid: SECONDARY_CAPTURE_IMAGE_STORAGE, sopInstanceUid: keyImage })] : []),
+    ...(site ? [codeItem('HAS CONCEPT MOD', DOC.findingSite, site)] : []),
+    ...measurementsOf(f, brock).map((m) => measurementItem(m, p)),
+    ...(noduleType ? [codeItem('CONTAINS', PRIVATE.noduleType, valueCode('nt', noduleType, `${noduleType} nodule`))] : []),
+    ...(bleedType ? [codeItem('CONTAINS', PRIVATE.bleedType, BLEED_TYPE[bleedType] ?? valueCode('bleed', bleedType, `${bleedType} hemorrhage`))] : []),
+    ...(f.reasons ?? []).map((r) => textItem('CONTAINS', PRIVATE.reason, portableText(r).slice(0, 1024))),
+    ...(frameOfReference ? [scoord3dItem('CONTAINS', DOC.center, 'POINT', [[f.centerMm[0], f.centerMm[1], f.centerMm[2]]], frameOfReference)] : []),
+  ];
+  // TID 1411 needs a Referenced Segment (or surface / region); without one the group is a TID 1501 group.
+  return containerItem('CONTAINS', DOC.measurementGroup, items, seg && segment !== undefined ? '1411' : '1501');
+}
+
+/**
+ * The findings the report states. An analysis with a display threshold (chest-ct-nodules: candidates below it get
+ * no label, no key image and no Lung-RADS weight) keeps its sub-threshold candidates in findings.json for FROC and
+ * review; the SR, which a PACS shows as findings, lists only those at or above the threshold (and says how many
+ * it left out).
+ */
+export function reportedFindings(input: Pick<FindingsReportInput, 'findings' | 'measurements'>): readonly SrFinding[] {
+  const threshold = finite(input.measurements['displayThreshold']);
+  return threshold === undefined ? input.findings : input.findings.filter((f) => f.label !== undefined || f.probability >= threshold);
+}
+
+/** Study measurements that have numbers: a TID 1501 group of its own (midline shift, total bleed volume). */
+function studyGroup(input: FindingsReportInput): SrItem | undefined {
+  const p = input.provenance;
+  const m = input.measurements;
+  const items: SrItem[] = [];
+  const shift = finite(m['midlineShiftMm']);
+  if (shift !== undefined) {
+    const towards = str(m['midlineShiftTowards']);
+    items.push(numItem('CONTAINS', PRIVATE.midlineShift, shift, UNIT.mm, [
+      ...(towards ? [codeItem('HAS CONCEPT MOD', PRIVATE.midlineShiftTowards, towards === 'left' ? SITE.left : SITE.right)] : []),
+      ...algorithm(p),
+    ]));
+  }
+  const total = finite(m['hemorrhageVolumeMl']);
+  if (total !== undefined) items.push(numItem('CONTAINS', PRIVATE.totalBleedVolume, total, UNIT.ml, algorithm(p)));
+  if (items.length === 0) return undefined;
+  return containerItem('CONTAINS', DOC.measurementGroup, [
+    textItem('HAS OBS CONTEXT', DOC.trackingIdentifier, 'study'),
+    uidRefItem('HAS OBS CONTEXT', DOC.trackingUid, trackingUid(p, 'study')),
+    codeItem('CONTAINS', DOC.finding, PRIVATE.studyGroup),
+    ...items,
+  ], '1501');
+}
+
+/** Categories and flags of the whole study (TID 1500 row 12, Qualitative Evaluations). */
+function qualitative(input: FindingsReportInput): SrItem[] {
+  const m = input.measurements;
+  const out: SrItem[] = [];
+  const lr = rec(m['lungRads']);
+  const category = str(lr?.['category']);
+  if (category) {
+    const driver = str(lr?.['drivingFindingId']);
+    out.push(codeItem('CONTAINS', PRIVATE.lungRads, valueCode('lr', category, `Lung-RADS ${category}`), driver ? [textItem('HAS PROPERTIES', PRIVATE.lungRadsDriver, driver)] : undefined));
+  }
+  const triage = str(m['triagePriority']);
+  if (triage) out.push(codeItem('CONTAINS', PRIVATE.triage, valueCode('triage', triage, triage)));
+  if (typeof m['massEffect'] === 'boolean') out.push(codeItem('CONTAINS', PRIVATE.massEffect, m['massEffect'] ? YES : NO));
+  const left = input.findings.length - reportedFindings(input).length;
+  if (left > 0) out.push(textItem('CONTAINS', PRIVATE.belowThreshold, `${left} candidate(s) below the display threshold ${formatDS(finite(m['displayThreshold']) ?? 0)} are listed in the result (findings.json) only.`));
+  out.push(textItem('CONTAINS', PRIVATE.status, input.status));
+  if (input.reason) out.push(textItem('CONTAINS', PRIVATE.reason, portableText(input.reason).slice(0, 1024)));
+  if (input.findings.length === 0) out.push(textItem('CONTAINS', PRIVATE.noFindings, input.status === 'ok' ? 'The analysis reported no findings.' : `Analysis ${input.status}${input.reason ? `: ${portableText(input.reason)}` : ''}.`));
+  out.push(textItem('CONTAINS', PRIVATE.disclaimer, DISCLAIMER));
+  out.push(textItem('CONTAINS', PRIVATE.resultId, input.provenance.resultId));
+  return out;
+}
+
+function procedure(p: OutputProvenance, source: OutputSource): CodedEntry {
+  const body = (getString(source.attributes, 'BodyPartExamined') ?? '').toUpperCase();
+  if (p.analysisId.startsWith('chest-') || body === 'CHEST' || body === 'LUNG') return PROCEDURE.ctChest;
+  if (p.analysisId.startsWith('head-') || body === 'HEAD' || body === 'BRAIN') return PROCEDURE.ctHead;
+  return PROCEDURE.ctUnspecified;
+}
+
+/** The Comprehensive 3D SR (TID 1500) dataset of one result. */
 export function buildFindingsReport(input: FindingsReportInput): DicomDataset {
   const p = input.provenance;
   const { date, time } = dicomDateTime(p.createdAt);
-  const device: Item[] = [
-    { RelationshipType: 'HAS OBS CONTEXT', ValueType: 'CODE', ConceptNameCodeSequence: [DCM.observerType], ConceptCodeSequence: [DCM.device] },
-    { RelationshipType: 'HAS OBS CONTEXT', ValueType: 'UIDREF', ConceptNameCodeSequence: [DCM.deviceObserverUid], UID: outputUid({ resultId: 'device' }, `${p.analysisId}/${p.analysisVersion}`) },
-    text('HAS OBS CONTEXT', DCM.deviceObserverName, `SecondReader ${p.analysisId}`),
-    text('HAS OBS CONTEXT', DCM.deviceObserverManufacturer, 'SecondReader'),
-    text('HAS OBS CONTEXT', DCM.deviceObserverModelName, `${p.analysisId} ${p.analysisVersion}`),
-  ];
-  const findings = input.findings.length > 0
-    ? input.findings.map((f) => findingGroup(f, input))
-    : [text('CONTAINS', privateCode('noFindings', 'No findings'), input.status === 'ok' ? 'The analysis reported no findings.' : `Analysis ${input.status}${input.reason ? `: ${input.reason}` : ''}.`)];
-  const content: Item[] = [
-    ...device,
-    text('CONTAINS', privateCode('disclaimer', 'Disclaimer'), DISCLAIMER),
-    text('CONTAINS', DCM.algorithmName, p.analysisId),
-    text('CONTAINS', DCM.algorithmVersion, p.analysisVersion),
-    text('CONTAINS', privateCode('resultId', 'SecondReader result id'), p.resultId),
-    text('CONTAINS', privateCode('status', 'Analysis status'), input.status),
-    ...(input.reason ? [text('CONTAINS', privateCode('reason', 'Reason'), input.reason)] : []),
-    container('CONTAINS', privateCode('findings', 'Findings'), findings),
-  ];
-  const studyMeasurements = valueItems(input.measurements, []);
-  if (studyMeasurements.length > 0) content.push(container('CONTAINS', privateCode('measurements', 'Study measurements'), studyMeasurements));
-
-  const sourceClass = typeof input.source.attributes['SOPClassUID'] === 'string' ? input.source.attributes['SOPClassUID'] : undefined;
+  const perNodule = rec(rec(input.measurements['brock'])?.['perNodule']);
+  const brockOf = (id: string) => finite(rec(perNodule?.[id])?.['probability']);
+  const sourceClass = getString(input.source.attributes, 'SOPClassUID');
   const slices = [...new Set(input.source.sliceSopInstanceUids ?? [])];
+  // TID 1601 row 1: an Image Library Entry is an IMAGE without a concept name.
+  const library: SrItem[] = sourceClass ? slices.map((uid) => ({ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ReferencedSOPSequence: [{ ReferencedSOPClassUID: sourceClass, ReferencedSOPInstanceUID: uid }] })) : [];
+  const groups = reportedFindings(input).map((f) => findingGroup(f, input, brockOf(f.id)));
+  const study = studyGroup(input);
+  if (study) groups.push(study);
+  const content: SrItem[] = [
+    codeItem('HAS CONCEPT MOD', DOC.languageOfContent, ENGLISH_US),
+    codeItem('HAS OBS CONTEXT', DOC.observerType, DOC.device),
+    uidRefItem('HAS OBS CONTEXT', DOC.deviceObserverUid, outputUid({ resultId: 'device' }, `${p.analysisId}/${p.analysisVersion}`)),
+    textItem('HAS OBS CONTEXT', DOC.deviceObserverName, `SecondReader ${p.analysisId}`),
+    textItem('HAS OBS CONTEXT', DOC.deviceObserverManufacturer, 'SecondReader'),
+    textItem('HAS OBS CONTEXT', DOC.deviceObserverModelName, `${p.analysisId} ${p.analysisVersion}`),
+    codeItem('HAS CONCEPT MOD', DOC.procedureReported, procedure(p, input.source)),
+    containerItem('CONTAINS', DOC.imageLibrary, library.length > 0 ? [containerItem('CONTAINS', DOC.imageLibraryGroup, library)] : []),
+    containerItem('CONTAINS', DOC.imagingMeasurements, groups),
+    containerItem('CONTAINS', DOC.qualitativeEvaluations, qualitative(input)),
+  ];
   const keyImageSops = Object.values(input.keyImages ?? {});
+  const other: DicomDataset[] = [];
+  if (input.segmentation) other.push({ SeriesInstanceUID: input.segmentation.seriesInstanceUid, ReferencedSOPSequence: [{ ReferencedSOPClassUID: SEGMENTATION_STORAGE, ReferencedSOPInstanceUID: input.segmentation.sopInstanceUid }] });
+  if (keyImageSops.length > 0 && input.keyImageSeriesUid) other.push({ SeriesInstanceUID: input.keyImageSeriesUid, ReferencedSOPSequence: keyImageSops.map((uid) => ({ ReferencedSOPClassUID: SECONDARY_CAPTURE_IMAGE_STORAGE, ReferencedSOPInstanceUID: uid })) });
   const ds: DicomDataset = {
-    ...sopCommon(p, COMPREHENSIVE_SR_STORAGE, outputUid(p, 'report/sr')),
+    ...sopCommon(p, COMPREHENSIVE_3D_SR_STORAGE, outputUid(p, 'report/sr')),
     ...patientStudyModules(input.source),
     // SR Document Series
     Modality: 'SR',
     SeriesInstanceUID: reportSeriesUid(p),
     SeriesNumber: SR_SERIES_NUMBER,
-    SeriesDescription: `AI findings ${p.analysisId} ${p.analysisVersion} (${DISCLAIMER_SHORT})`.slice(0, 64),
+    SeriesDescription: `AI measurements ${p.analysisId} ${p.analysisVersion} (${DISCLAIMER_SHORT})`.slice(0, 64),
     SeriesDate: date,
     SeriesTime: time,
     ReferencedPerformedProcedureStepSequence: [],
@@ -218,15 +280,10 @@ export function buildFindingsReport(input: FindingsReportInput): DicomDataset {
     ...(sourceClass && slices.length > 0
       ? { CurrentRequestedProcedureEvidenceSequence: [{ StudyInstanceUID: input.source.studyInstanceUid, ReferencedSeriesSequence: [{ SeriesInstanceUID: input.source.seriesInstanceUid, ReferencedSOPSequence: slices.map((uid) => ({ ReferencedSOPClassUID: sourceClass, ReferencedSOPInstanceUID: uid })) }] }] }
       : {}),
-    ...(keyImageSops.length > 0 && input.keyImageSeriesUid
-      ? { PertinentOtherEvidenceSequence: [{ StudyInstanceUID: input.source.studyInstanceUid, ReferencedSeriesSequence: [{ SeriesInstanceUID: input.keyImageSeriesUid, ReferencedSOPSequence: keyImageSops.map((uid) => ({ ReferencedSOPClassUID: SECONDARY_CAPTURE_IMAGE_STORAGE, ReferencedSOPInstanceUID: uid })) }] }] }
-      : {}),
-    // SR Document Content (root)
-    ValueType: 'CONTAINER',
-    ConceptNameCodeSequence: [DCM.imagingMeasurementReport],
-    ContinuityOfContent: 'SEPARATE',
-    ContentSequence: content,
-    CodingSchemeIdentificationSequence: [{ CodingSchemeDesignator: PRIVATE_SCHEME, CodingSchemeName: 'SecondReader result keys', CodingSchemeResponsibleOrganization: 'SecondReader project' }],
+    ...(other.length > 0 ? { PertinentOtherEvidenceSequence: [{ StudyInstanceUID: input.source.studyInstanceUid, ReferencedSeriesSequence: other }] } : {}),
+    // SR Document Content (root): TID 1500.
+    ...containerItem(undefined, DOC.imagingMeasurementReport, content, '1500'),
+    CodingSchemeIdentificationSequence: [{ CodingSchemeDesignator: PRIVATE_SCHEME, CodingSchemeName: 'SecondReader private codes', CodingSchemeResponsibleOrganization: 'SecondReader project' }],
   };
   return withCharset(ds);
 }

@@ -19,7 +19,7 @@ import type { AnalysisManifest, AnalysisRegistry, AnalysisResultJson, Finding, L
 import { encodeNifti, lpsToIjk } from '../imaging/index.ts';
 import type { JobHandler } from '../jobs/index.ts';
 import { buildResultObjects, destinationLabel, destinationsFor, outputSeries, OUTPUTS_ATTACHMENT, renderKeyImages } from '../outputs/index.ts';
-import type { ForwardDestination, ForwardQueue, KeyImageFinding, OutputObject, OutputProvenance, RenderedKeyImage } from '../outputs/index.ts';
+import type { ForwardDestination, ForwardQueue, KeyImageFinding, OutputObject, OutputProvenance, RenderedKeyImage, ResultSegmentation } from '../outputs/index.ts';
 import { renderSlicePng } from '../report/index.ts';
 import type { RoutingRule } from './config.ts';
 
@@ -84,6 +84,8 @@ export const LABEL_MAP_ATTACHMENT = 'labels.nii.gz';
 /** What the sink keeps for the DICOM outputs: the rendered key images and where the volume's slices came from. */
 interface SinkOutputs {
   keyImages: RenderedKeyImage[];
+  /** The label mask, for the DICOM SEG. */
+  segmentation?: ResultSegmentation;
   sliceSopInstanceUids?: readonly string[];
   volumeNotes?: readonly string[];
 }
@@ -114,6 +116,7 @@ function attachmentSink(into: Record<string, Uint8Array>, outputs: SinkOutputs):
     }
     // Rendered now, while the volume is in memory; the DICOM objects need the result id, known once it is stored.
     outputs.keyImages = renderKeyImages({ analysisId: target.analysis, analysisVersion: target.version, volume: context.volume, mask: labelMap.mask, window, findings: keyFindings });
+    outputs.segmentation = { mask: labelMap.mask, labels: labelMap.labels };
     if (context.sliceSopInstanceUids) outputs.sliceSopInstanceUids = context.sliceSopInstanceUids;
     if (context.volumeNotes) outputs.volumeNotes = context.volumeNotes;
     const labels: Record<string, string> = {};
@@ -236,9 +239,10 @@ async function publishOutputs(
       },
       result: { status: r.status, findings: r.findings, measurements: r.measurements, ...(r.reason !== undefined ? { reason: r.reason } : {}) },
       keyImages: x.sink.keyImages,
+      ...(x.sink.segmentation ? { segmentation: x.sink.segmentation } : {}),
     });
     const series = outputSeries(provenance);
-    await storeOutputObjects(o.archive, objects, [series.keyImages, series.report], { via: 'result', ...(o.aeTitle ? { sourceAe: o.aeTitle } : {}) });
+    await storeOutputObjects(o.archive, objects, [series.keyImages, series.segmentation, series.report], { via: 'result', ...(o.aeTitle ? { sourceAe: o.aeTitle } : {}) });
     manifest.objects = objects.map((b) => ({ name: b.name, kind: b.kind, sopClassUid: b.sopClassUid, seriesInstanceUid: b.seriesInstanceUid, sopInstanceUid: b.sopInstanceUid }));
   } catch (e) {
     const err = toSrError(e, 'OUTPUT_BUILD_FAILED', `DICOM objects of result ${stored.id} could not be built or stored`);

@@ -15,10 +15,11 @@ import type { ForwardDestination, ForwardQueue } from '../outputs/index.ts';
 import { freePort, startOrthanc } from '../../test/support/orthanc.ts';
 import type { RunningOrthanc } from '../../test/support/orthanc.ts';
 import { createApp } from './app.ts';
+import { AuthService } from './auth/service.ts';
 import { DEFAULT_CONFIG } from './config.ts';
 import { createJobHandler, storeOutputObjects } from './engine-wiring.ts';
 import { resultForwarding } from './runtime.ts';
-import { ingestTiny, openTestParts, quickAnalysis } from './test-fixtures.ts';
+import { ingestTiny, openTestParts, quickAnalysis, signIn } from './test-fixtures.ts';
 import type { TestServerParts } from './test-fixtures.ts';
 
 let parts: TestServerParts;
@@ -63,32 +64,34 @@ test('a stored result gets its SC + SR in the archive (QIDO-visible), forwarded 
 
   // In the archive, as instances of the source study: the CT series, the key image series and the SR series.
   const rows = await parts.archive.query({ level: 'SERIES', match: { StudyInstanceUID: series.StudyInstanceUID } });
-  assert.deepEqual(rows.map((r) => r['Modality']).sort(), ['CT', 'OT', 'SR']);
+  assert.deepEqual(rows.map((r) => r['Modality']).sort(), ['CT', 'OT', 'SEG', 'SR']);
   const uids = outputSeries({ resultId, analysisId: 'quick-test', analysisVersion: '1.0.0', createdAt: '' });
   const sc = await parts.archive.listInstances({ seriesInstanceUid: uids.keyImages });
   const sr = await parts.archive.listInstances({ seriesInstanceUid: uids.report });
+  const segs = await parts.archive.listInstances({ seriesInstanceUid: uids.segmentation });
+  assert.equal(segs.length, 1);
   assert.equal(sc.length, 1);
   assert.equal(sr.length, 1);
   assert.equal(sc[0]?.origin.via, 'result');
 
   // Orthanc received exactly those objects.
   const found = (await orthanc.rest('/tools/find', { body: { Level: 'Instance', Query: { StudyInstanceUID: series.StudyInstanceUID }, Expand: true } })) as { MainDicomTags: Json }[];
-  assert.deepEqual(found.map((i) => i.MainDicomTags['SOPInstanceUID']).sort(), [sc[0]?.sopInstanceUid, sr[0]?.sopInstanceUid].sort());
+  assert.deepEqual(found.map((i) => i.MainDicomTags['SOPInstanceUID']).sort(), [sc[0]?.sopInstanceUid, segs[0]?.sopInstanceUid, sr[0]?.sopInstanceUid].sort());
 
   // The API shows the objects and each destination's state; the dead one failed with a code, the result stands.
-  const app = await createApp({ archive: parts.archive, queue: parts.queue, registry, log: silentLogger });
+  const app = await createApp({ archive: parts.archive, queue: parts.queue, registry, log: silentLogger, auth: parts.auth });
   try {
-    const res = await app.inject({ method: 'GET', url: `/api/v1/results/${resultId}` });
+    const res = await app.inject({ method: 'GET', url: `/api/v1/results/${resultId}`, headers: await signIn(app, parts.auth, 'radiologist') });
     assert.equal(res.statusCode, 200);
     const body = res.json<Json>();
     assert.equal(body['status'], 'ok');
     const outputs = body['outputs'] as { objects: Json[]; error: unknown; forwarding: Record<string, Json> };
     assert.equal(outputs.error, null);
-    assert.deepEqual(outputs.objects.map((o) => o['kind']).sort(), ['key-image', 'report']);
+    assert.deepEqual(outputs.objects.map((o) => o['kind']).sort(), ['key-image', 'report', 'segmentation']);
     assert.deepEqual(Object.keys(outputs.forwarding).sort(), [`DOWN@127.0.0.1:${down.port}`, `ORTHANC@127.0.0.1:${pacs.port}`]);
     const ok = outputs.forwarding[`ORTHANC@127.0.0.1:${pacs.port}`];
     assert.equal(ok?.['state'], 'sent');
-    assert.equal(ok?.['sent'], 2);
+    assert.equal(ok?.['sent'], 3);
     const failed = outputs.forwarding[`DOWN@127.0.0.1:${down.port}`];
     assert.equal(failed?.['state'], 'failed');
     assert.equal(failed?.['attempts'], 2);
@@ -100,13 +103,14 @@ test('a stored result gets its SC + SR in the archive (QIDO-visible), forwarded 
   // Re-run: same result id, same UIDs; the archive and Orthanc hold the same objects, not a second set.
   assert.equal(await run(), resultId);
   assert.deepEqual((await parts.archive.listInstances({ seriesInstanceUid: uids.keyImages })).map((i) => i.sopInstanceUid), sc.map((i) => i.sopInstanceUid));
-  assert.equal((await parts.archive.listInstances({ studyInstanceUid: series.StudyInstanceUID })).length, series.files.length + 2);
-  assert.equal(((await orthanc.rest('/instances')) as string[]).length, 2);
+  assert.equal((await parts.archive.listInstances({ studyInstanceUid: series.StudyInstanceUID })).length, series.files.length + 3);
+  assert.equal(((await orthanc.rest('/instances')) as string[]).length, 3);
 
   // A run that makes fewer objects (here: the SR only) leaves no stale key image behind.
   const srBytes = await parts.archive.readInstance(sr[0]?.sopInstanceUid ?? '');
-  await storeOutputObjects(parts.archive, [{ name: 'report.dcm', kind: 'report', seriesInstanceUid: uids.report, sopInstanceUid: sr[0]?.sopInstanceUid ?? '', sopClassUid: sr[0]?.sopClassUid ?? '', bytes: srBytes }], [uids.keyImages, uids.report], { via: 'result' });
+  await storeOutputObjects(parts.archive, [{ name: 'report.dcm', kind: 'report', seriesInstanceUid: uids.report, sopInstanceUid: sr[0]?.sopInstanceUid ?? '', sopClassUid: sr[0]?.sopClassUid ?? '', bytes: srBytes }], [uids.keyImages, uids.segmentation, uids.report], { via: 'result' });
   assert.equal((await parts.archive.listInstances({ seriesInstanceUid: uids.keyImages })).length, 0);
+  assert.equal((await parts.archive.listInstances({ seriesInstanceUid: uids.segmentation })).length, 0);
   assert.equal((await parts.archive.listInstances({ seriesInstanceUid: uids.report })).length, 1);
 });
 
@@ -140,16 +144,17 @@ test('a delivery pending when its worker stops (destination down) is sent after 
     assert.deepEqual([done?.state, done?.error, done?.remaining], ['sent', null, []]);
     assert.ok((done?.attempts ?? 0) >= 2);
     const uids = outputSeries({ resultId, analysisId: 'quick-test', analysisVersion: '1.0.0', createdAt: '' });
-    const ours = [...(await archive2.listInstances({ seriesInstanceUid: uids.keyImages })), ...(await archive2.listInstances({ seriesInstanceUid: uids.report }))].map((i) => i.sopInstanceUid);
+    const ours = [...(await archive2.listInstances({ seriesInstanceUid: uids.keyImages })), ...(await archive2.listInstances({ seriesInstanceUid: uids.segmentation })), ...(await archive2.listInstances({ seriesInstanceUid: uids.report }))].map((i) => i.sopInstanceUid);
     const found = (await pacs2.rest('/tools/find', { body: { Level: 'Instance', Query: { StudyInstanceUID: series.StudyInstanceUID }, Expand: true } })) as { MainDicomTags: Json }[];
     assert.deepEqual(found.map((i) => i.MainDicomTags['SOPInstanceUID']).sort(), ours.sort());
 
     // The API reads the state from the store.
-    const app = await createApp({ archive: archive2, queue: parts.queue, registry, log: silentLogger });
+    const auth2 = await AuthService.open({ db: archive2.db, log: silentLogger });
+    const app = await createApp({ archive: archive2, queue: parts.queue, registry, log: silentLogger, auth: auth2 });
     try {
-      const body = (await app.inject({ method: 'GET', url: `/api/v1/results/${resultId}` })).json<{ outputs: { forwarding: Record<string, Json> } }>();
+      const body = (await app.inject({ method: 'GET', url: `/api/v1/results/${resultId}`, headers: await signIn(app, auth2, 'radiologist') })).json<{ outputs: { forwarding: Record<string, Json> } }>();
       assert.deepEqual(Object.keys(body.outputs.forwarding), [`LATE@127.0.0.1:${late.port}`]);
-      assert.deepEqual([body.outputs.forwarding[`LATE@127.0.0.1:${late.port}`]?.['state'], body.outputs.forwarding[`LATE@127.0.0.1:${late.port}`]?.['sent']], ['sent', 2]);
+      assert.deepEqual([body.outputs.forwarding[`LATE@127.0.0.1:${late.port}`]?.['state'], body.outputs.forwarding[`LATE@127.0.0.1:${late.port}`]?.['sent']], ['sent', 3]);
     } finally {
       await app.close();
     }

@@ -113,14 +113,14 @@ export const RESULT: JsonSchema = {
     createdAt: str,
     jobId: nstr,
     outputs: {
-      description: 'The DICOM objects made from this result (key image Secondary Captures, findings Comprehensive SR), stored as archive instances, and their forwarding state per C-STORE destination; null for results stored before outputs existed.',
+      description: 'The DICOM objects made from this result (key image Secondary Captures, a DICOM SEG, a TID 1500 Comprehensive 3D SR), stored as archive instances, and their forwarding state per C-STORE destination; null for results stored before outputs existed.',
       anyOf: [{ type: 'null' }, {
         type: 'object',
         required: ['objects', 'error', 'forwarding'],
         properties: {
           objects: {
             type: 'array',
-            items: { type: 'object', required: ['name', 'kind', 'sopClassUid', 'seriesInstanceUid', 'sopInstanceUid'], properties: { name: str, kind: { type: 'string', enum: ['key-image', 'report'] }, sopClassUid: str, seriesInstanceUid: str, sopInstanceUid: str } },
+            items: { type: 'object', required: ['name', 'kind', 'sopClassUid', 'seriesInstanceUid', 'sopInstanceUid'], properties: { name: str, kind: { type: 'string', enum: ['key-image', 'segmentation', 'report'] }, sopClassUid: str, seriesInstanceUid: str, sopInstanceUid: str } },
           },
           error: { description: 'Why the DICOM objects could not be built or stored (the findings result stands).', anyOf: [{ type: 'null' }, CODED_ERROR] },
           forwarding: {
