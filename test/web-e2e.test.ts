@@ -1,0 +1,197 @@
+/**
+ * The radiologist web app end to end: a real server (in-process, temp data folder, real head-ct-hemorrhage
+ * analysis of a synthetic head CT with a subdural bleed, plus a routine study), Debian chromium driven by
+ * playwright-core. Signs in, checks the worklist order (critical first), opens the study, checks that the CT
+ * image is really drawn (pixel variance of the viewport canvas) and that the AI overlay is on the finding's
+ * slice (overlay-colour pixels), rejects then accepts the finding, signs the report. Screenshots go to
+ * test-artifacts/web-e2e/ (gitignored). Skipped, with a reason, when /usr/bin/chromium is missing.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { silentLogger } from '../src/core/index.ts';
+import { ingestFolder } from '../src/archive/index.ts';
+import { createRegistry } from '../src/engine/index.ts';
+import { headCtHemorrhage } from '../src/analyses/head-ct-hemorrhage/manifest.ts';
+import { DEFAULT_CONFIG } from '../src/server/config.ts';
+import { startServer } from '../src/server/runtime.ts';
+import type { RunningServer } from '../src/server/runtime.ts';
+import { waitFor, writeTinyCtSeries } from '../src/server/test-fixtures.ts';
+import { writeHeadPhantomCase } from '../eval/phantoms/head.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'web-e2e');
+const PASSWORD = 'e2e-radiologist-Passw0rd!';
+const ADMIN_PASSWORD = 'Sup3r-long-e2e-secret!';
+
+/** The production build the server serves; (re)built here when missing or older than its sources (about 15 s). */
+function ensureWebBuilt(): void {
+  const index = join(ROOT, 'web', 'dist', 'index.html');
+  const sources = [join(ROOT, 'web', 'index.html'), join(ROOT, 'web', 'vite.config.mjs'), ...readdirSync(join(ROOT, 'web', 'src')).map((f) => join(ROOT, 'web', 'src', f))];
+  if (existsSync(index) && sources.every((f) => statSync(f).mtimeMs <= statSync(index).mtimeMs)) return;
+  const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build', '-w', 'web'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+  if (r.status !== 0) throw new Error(`web build failed: ${r.stderr || r.stdout}`);
+}
+
+/** Variance and overlay-colour count of a canvas, read in the page (browser code as text: this file has no DOM types). */
+const CANVAS_STATS = `(sel) => {
+  const c = document.querySelector(sel);
+  if (!(c instanceof HTMLCanvasElement) || c.width === 0) return { variance: 0, magenta: 0, width: 0 };
+  const ctx = c.getContext('2d');
+  if (!ctx) return { variance: 0, magenta: 0, width: c.width };
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let n = 0, sum = 0, sum2 = 0, magenta = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const r = d[i], g = d[i + 1], b = d[i + 2], a = d[i + 3];
+    const y = 0.299 * r + 0.587 * g + 0.114 * b;
+    n++; sum += y; sum2 += y * y;
+    if (a > 60 && r > 150 && b > 100 && g < 90) magenta++;
+  }
+  return { variance: sum2 / n - (sum / n) ** 2, magenta, width: c.width };
+}`;
+
+async function canvasStats(page: Page, selector: string): Promise<{ variance: number; magenta: number; width: number }> {
+  return page.evaluate<{ variance: number; magenta: number; width: number }>(`(${CANVAS_STATS})(${JSON.stringify(selector)})`);
+}
+
+describe('web app end to end', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (bash scripts/setup.sh installs it)` }, () => {
+  let dir = '';
+  let server: RunningServer | undefined;
+  let context: BrowserContext | undefined;
+  let criticalStudy = '';
+  let routineStudy = '';
+
+  before(async () => {
+    ensureWebBuilt();
+    dir = await mkdtemp(join(tmpdir(), 'sr-web-e2e-'));
+    await mkdir(ARTIFACTS, { recursive: true });
+    const head = await writeHeadPhantomCase(join(dir, 'in', 'head'), { seed: 'web-e2e', bleedType: 'subdural', sliceThicknessMm: 5, tiltDeg: 0 });
+    const tiny = await writeTinyCtSeries(join(dir, 'in', 'tiny'), 'web-routine');
+    routineStudy = tiny.StudyInstanceUID;
+    server = await startServer({
+      config: { ...DEFAULT_CONFIG, dataDir: join(dir, 'data'), httpPort: 0, dicomPort: 0, stableQuietSeconds: 1, logLevel: 'warn', workers: 1 },
+      registry: createRegistry([headCtHemorrhage]), log: silentLogger, adminPassword: ADMIN_PASSWORD, announce: () => undefined,
+    });
+    await server.auth.createUser({ username: 'dr.e2e', password: PASSWORD, role: 'radiologist', mustChangePassword: false }, { actor: null, source: 'test' });
+    await ingestFolder(server.archive, [join(dir, 'in', 'tiny')], { origin: { via: 'import', sourceAe: 'E2E' } });
+    await ingestFolder(server.archive, [head.dicomDir], { origin: { via: 'import', sourceAe: 'E2E' } });
+    const s = await server.archive.listSeries({});
+    criticalStudy = s.find((x) => x.studyInstanceUid !== routineStudy)?.studyInstanceUid ?? '';
+    const archive = server.archive;
+    await waitFor('the head result', async () => (await archive.listResults({ studyInstanceUid: criticalStudy, analysisId: 'head-ct-hemorrhage' }))[0], 120_000, { intervalMs: 250 });
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('sign in, worklist (critical first), image and overlay drawn, reject/accept, sign the report', { timeout: 90_000 }, async () => {
+    assert.ok(server && context);
+    const page = context.pages()[0] ?? (await context.newPage());
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    await page.goto(server.httpUrl);
+    await page.fill('input[name=username]', 'dr.e2e');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+
+    // Worklist: both studies, the one with the bleed first and marked critical.
+    const rows = page.locator('[data-testid=worklist-row]');
+    await waitFor('two worklist rows', async () => ((await rows.count()) === 2 ? true : undefined), 30_000, { intervalMs: 200 });
+    assert.equal(await rows.nth(0).getAttribute('data-study'), criticalStudy);
+    assert.equal(await rows.nth(0).getAttribute('data-critical'), 'true');
+    assert.equal(await rows.nth(1).getAttribute('data-study'), routineStudy);
+    assert.equal(await rows.nth(1).getAttribute('data-critical'), 'false');
+    await page.screenshot({ path: join(ARTIFACTS, '1-worklist.png') });
+
+    // Viewer: the CT slice is drawn (not a blank canvas).
+    await rows.nth(0).click();
+    await page.waitForSelector('body[data-viewer-ready=true]', { state: 'attached', timeout: 30_000 }).catch(async (e: unknown) => {
+      await page.screenshot({ path: join(ARTIFACTS, 'failed-viewer.png') });
+      throw new Error(`viewer not ready: ${String(e)}; page errors: ${errors.join('; ')}; console: ${consoleErrors.join('; ')}`);
+    });
+    const image = await waitFor('the CT image drawn', async () => {
+      const st = await canvasStats(page, '[data-testid=vp-main] canvas');
+      return st.variance > 50 ? st : undefined;
+    }, 20_000, { intervalMs: 250, context: () => errors.join('; ') });
+    assert.ok(image.variance > 50, `image variance ${image.variance}`);
+
+    // Jump to the finding: the overlay (label map) is drawn on its slice.
+    const finding = page.locator('[data-testid^=finding-]').first();
+    const findingId = ((await finding.getAttribute('data-testid')) ?? '').replace('finding-', '');
+    assert.ok(findingId, 'the study has an AI finding');
+    await finding.locator('.ftitle').click();
+    const overlay = await waitFor('overlay pixels on the finding slice', async () => {
+      const st = await canvasStats(page, '[data-testid=vp-main-overlay]');
+      return st.magenta > 20 ? st : undefined;
+    }, 15_000, { intervalMs: 250, context: () => errors.join('; ') });
+    assert.ok(overlay.magenta > 20);
+    await page.screenshot({ path: join(ARTIFACTS, '2-viewer-finding.png') });
+    // The overlay toggle really hides it.
+    await page.click('[data-testid=toggle-overlay]');
+    await waitFor('overlay hidden', async () => ((await canvasStats(page, '[data-testid=vp-main-overlay]')).magenta === 0 ? true : undefined), 5_000, { intervalMs: 100 });
+    await page.click('[data-testid=toggle-overlay]');
+
+    // Reject, then change the mind and accept: both are stored; the report shows the accepted finding.
+    await page.click(`[data-testid=reject-${findingId}]`);
+    await page.waitForSelector(`[data-testid=finding-${findingId}][data-decision=reject]`, { timeout: 10_000 });
+    await page.click(`[data-testid=accept-${findingId}]`);
+    await page.waitForSelector(`[data-testid=finding-${findingId}][data-decision=accept]`, { timeout: 10_000 });
+    const others = await page.locator('[data-testid^=reject-]').all();
+    for (const b of others.slice(1)) await b.click();
+
+    await page.fill('[data-testid=impression]', 'Acute right subdural haematoma (AI-assisted, confirmed).');
+    await page.waitForSelector('[data-testid=sign]:not([disabled])', { timeout: 10_000 });
+    await page.click('[data-testid=sign]');
+    await page.waitForSelector('[data-testid=report][data-status=signed]', { timeout: 10_000 });
+    assert.match((await page.textContent('[data-testid=signed-by]')) ?? '', /dr\.e2e/);
+    await page.screenshot({ path: join(ARTIFACTS, '3-signed.png') });
+
+    // The server agrees: signed, locked, PDF there.
+    const pdf = await page.request.get(`${server.httpUrl}/api/v1/review/studies/${criticalStudy}/report.pdf`);
+    assert.equal(pdf.status(), 200);
+    const pdfBytes = await pdf.body();
+    assert.equal(pdfBytes.subarray(0, 5).toString('latin1'), '%PDF-');
+    await writeFile(join(ARTIFACTS, '4-report.pdf'), pdfBytes);
+    assert.ok(pdfBytes.includes('Skia/PDF'), 'the signed PDF is the clinical report printed by chromium (src/report), not the text fallback');
+    const bundle = (await (await page.request.get(`${server.httpUrl}/api/v1/review/studies/${criticalStudy}`)).json()) as {
+      report: { status: string; signedBy: string }; decisions: { findingId: string; decision: string; username: string; resultId: string }[];
+    };
+    assert.equal(bundle.report.status, 'signed');
+    const mine = bundle.decisions.find((d) => d.findingId === findingId);
+    assert.deepEqual([mine?.decision, mine?.username], ['accept', 'dr.e2e']);
+    const locked = await page.request.post(`${server.httpUrl}/api/v1/review/decisions`, { data: { resultId: mine?.resultId, findingId, decision: 'reject' } });
+    assert.equal(locked.status(), 409, 'a signed report locks the review');
+
+    // The admin's feedback loop: per-site decision statistics; and the Chinese UI.
+    await page.click('text=Sign out');
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.goto(`${server.httpUrl}/#/stats`);
+    await page.waitForSelector('[data-testid=stats] tbody tr', { timeout: 10_000 });
+    const statRow = (await page.textContent('[data-testid=stats] tbody tr')) ?? '';
+    assert.match(statRow, /E2E.*head-ct-hemorrhage/);
+    await page.click('[data-testid=lang]');
+    await page.waitForSelector('text=被拒绝发现统计', { timeout: 5_000 });
+    await page.screenshot({ path: join(ARTIFACTS, '5-admin-stats-zh.png') });
+    assert.deepEqual(errors, []);
+  });
+});
