@@ -12,6 +12,13 @@ command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
 # instance on loopback ports with their own config; the Debian service itself is never started here.
 command -v Orthanc  >/dev/null 2>&1 || need+=(orthanc)
 [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
+# A CJK font for the Chinese clinical report (PDF, and its rendering test in chromium): WenQuanYi Micro Hei, a 1.6 MB
+# download vs 56 MB for fonts-noto-cjk. Without it chromium draws Chinese as empty boxes.
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+# Chromium: the browser of the web app's end-to-end test (driven by playwright-core; never `npx playwright install`).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# openssl: the DICOM TLS test (src/dimse/tls.test.ts) makes a throwaway CA and certificates with it.
+command -v openssl  >/dev/null 2>&1 || need+=(openssl)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}"
@@ -29,5 +36,9 @@ fi
 export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+fi
+# The radiologist web app (web/, an npm workspace): `secondreader serve` serves web/dist at /.
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/index.html web/vite.config.mjs web/package.json -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
+  npm run build -w web
 fi
 echo "setup: ok (node $(node -v), dcmtk $(dcmdump --version 2>/dev/null | head -1 | awk '{print $3}'))"

@@ -28,6 +28,8 @@ Commands:
   serve [--data DIR] [--http-port P] [--dicom-port P] [--database URL]
                               run the server: DICOM receiver, DICOMweb, REST API, workers
   worker --database postgres://...   run analysis jobs for a PostgreSQL-backed server
+  deidentify <path...> --out DIR   PS3.15 de-identified copies (research data sets)
+  audit verify|export         check or export the audit trail of a server's index
   eval ...                    accuracy evaluation (eval/)
   bench ...                   benchmarks (bench/)
 
@@ -81,6 +83,10 @@ export async function main(argv: readonly string[], overrides: Partial<CliDeps> 
         return await evalCommand(rest, deps);
       case 'bench':
         return await benchCommand(rest, deps);
+      case 'deidentify':
+        return await (await import('./deidentify.ts')).deidentifyCommand(rest, deps);
+      case 'audit':
+        return await (await import('./audit.ts')).auditCommand(rest, deps);
       default:
         deps.stderr.write(`secondreader: unknown command ${JSON.stringify(command)}\n\n${MAIN_HELP}\n`);
         return 2;

@@ -51,6 +51,10 @@ export const ERROR_CATALOGUE = {
   OUTPUT_BUILD_FAILED: { status: 500, title: 'DICOM objects of a result could not be built or stored' },
   OUTPUT_FORWARD_FAILED: { status: 502, title: 'Result objects could not be sent to a forwarding destination' },
 
+  // --- human report and FHIR (src/report) ---
+  REPORT_RENDER_FAILED: { status: 500, title: 'Clinical report could not be rendered' },
+  REPORT_PDF_UNAVAILABLE: { status: 503, title: 'PDF rendering is unavailable (no chromium)' },
+
   // --- archive (src/archive) ---
   ARCHIVE_UNAVAILABLE: { status: 503, title: 'Archive database or blob store unavailable' },
   ARCHIVE_INSTANCE_INVALID: { status: 422, title: 'Instance lacks the identifiers the archive needs' },
@@ -71,6 +75,21 @@ export const ERROR_CATALOGUE = {
   HTTP_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   HTTP_BODY_TRUNCATED: { status: 400, title: 'Request body ended before its declared end' },
   HTTP_INTERNAL_ERROR: { status: 500, title: 'Unexpected server error' },
+  HTTP_RATE_LIMITED: { status: 429, title: 'Too many requests from this client; retry after the time in Retry-After' },
+
+  // --- authentication / authorization (src/server/auth) ---
+  AUTH_REQUIRED: { status: 401, title: 'Sign-in required' },
+  AUTH_INVALID_CREDENTIALS: { status: 401, title: 'Wrong username or password' },
+  AUTH_LOCKED: { status: 423, title: 'Account temporarily locked after repeated failed sign-ins' },
+  AUTH_PASSWORD_CHANGE_REQUIRED: { status: 403, title: 'The password must be changed before anything else' },
+  AUTH_PASSWORD_REJECTED: { status: 400, title: 'Password does not meet the password policy' },
+  AUTH_USER_EXISTS: { status: 409, title: 'A user with this name already exists' },
+  AUTH_OIDC_FAILED: { status: 401, title: 'OpenID Connect sign-in failed' },
+  FORBIDDEN: { status: 403, title: 'The role of the signed-in user may not do this' },
+
+  // --- review and report sign-off (src/server/review) ---
+  REVIEW_LOCKED: { status: 409, title: 'The study report is signed; its review is locked' },
+  REVIEW_INCOMPLETE: { status: 409, title: 'Findings remain without a review decision' },
 
   // --- jobs (src/jobs) ---
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
@@ -82,6 +101,11 @@ export const ERROR_CATALOGUE = {
   // --- evaluation / phantoms ---
   TRUTH_INVALID: { status: 422, title: 'Ground-truth file is invalid' },
   PHANTOM_INVALID_OPTIONS: { status: 400, title: 'Invalid phantom options' },
+
+  // --- de-identification and audit trail (src/deid, src/server/audit) ---
+  DEID_BURNED_IN_ANNOTATION: { status: 422, title: 'Instance has burned-in annotation; not de-identified' },
+  DEID_FAILED: { status: 422, title: 'Instance could not be de-identified' },
+  AUDIT_CHAIN_BROKEN: { status: 500, title: 'Audit trail hash chain does not verify' },
 
   // --- clinical calculators ---
   CLINICAL_INVALID_INPUT: { status: 400, title: 'Invalid input to a clinical calculator' },

@@ -7,7 +7,14 @@ import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isSrError, SrError } from '../core/index.ts';
 import type { ErrorCode } from '../core/index.ts';
+import type { AuditSink } from './audit/types.ts';
+import { PUBLIC, routeConfig } from './auth/context.ts';
+import { installAuth } from './auth/hook.ts';
+import { registerAuditHook } from './audit/hook.ts';
 import { OPENAPI_PATH, openApiDocument } from './openapi.ts';
+import { registerWebApp } from './web-static.ts';
+import { registerHardening } from './hardening.ts';
+import type { HardeningOptions } from './hardening.ts';
 import { API_PREFIX, ROUTES } from './routes.ts';
 import type { ApiDeps } from './routes.ts';
 
@@ -16,6 +23,12 @@ export type DicomWebMount = (scope: FastifyInstance) => Promise<void>;
 
 export interface AppOptions extends ApiDeps {
   readonly dicomWeb?: DicomWebMount;
+  /** The web app's folder (web/dist by default); `false` serves no web app. */
+  readonly webRoot?: string | false;
+  /** Where denied requests (and, through `auth`, logins) are recorded; default: nowhere. */
+  readonly audit?: AuditSink;
+  /** Security headers and rate limiting (src/server/hardening.ts); default limits when absent. */
+  readonly hardening?: HardeningOptions;
 }
 
 const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
@@ -57,16 +70,23 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onResponse', async (req, reply) => {
     log.debug('http', { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
   });
+  // Security headers on every response and per-client rate limiting, ahead of auth (src/server/hardening.ts).
+  await registerHardening(app, options.hardening);
+  // Before any route: every route registered from here on, by any plugin, passes the auth hook (src/server/auth/hook.ts).
+  installAuth(app, { auth: options.auth, audit: options.audit });
+  // Every read/write of a patientData route is recorded once answered (src/server/audit/hook.ts).
+  if (options.audit) registerAuditHook(app, options.audit);
 
   await app.register(async (api) => {
-    for (const r of ROUTES) api.route({ method: r.method, url: r.url, schema: r.schema, handler: r.handler(options) });
+    for (const r of ROUTES) api.route({ method: r.method, url: r.url, schema: r.schema, handler: r.handler(options), ...(r.access ? { config: routeConfig(r.access) } : {}) });
     const doc = openApiDocument();
-    api.get(OPENAPI_PATH.slice(API_PREFIX.length), { schema: { response: { 200: { type: 'object', additionalProperties: true } } } }, async () => doc);
+    api.get(OPENAPI_PATH.slice(API_PREFIX.length), { config: routeConfig(PUBLIC), schema: { response: { 200: { type: 'object', additionalProperties: true } } } }, async () => doc);
   }, { prefix: API_PREFIX });
 
   if (options.dicomWeb) {
     const mount = options.dicomWeb;
     await app.register(async (scope) => mount(scope), { prefix: '/dicom-web' });
   }
+  if (options.webRoot !== false) await registerWebApp(app, { root: options.webRoot, log });
   return app;
 }

@@ -18,7 +18,9 @@ function parameters(schema: JsonSchema | undefined, where: 'path' | 'query'): Re
 }
 
 const REASONS: Readonly<Record<number, string>> = {
-  200: 'OK', 202: 'Accepted', 400: 'Bad request (HTTP_BAD_REQUEST: the request does not match the schema)', 404: 'Not found', 409: 'Conflict',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 400: 'Bad request (HTTP_BAD_REQUEST: the request does not match the schema)',
+  401: 'Not signed in (AUTH_REQUIRED) or wrong credentials (AUTH_INVALID_CREDENTIALS)', 403: 'Role not allowed (FORBIDDEN) or password change pending',
+  404: 'Not found', 409: 'Conflict', 423: 'Account locked after repeated failed sign-ins (AUTH_LOCKED)',
   500: 'Unexpected server error', 503: 'Service unavailable',
 };
 
@@ -30,10 +32,14 @@ function operation(r: RouteDef): Record<string, unknown> {
   for (const [status, schema] of Object.entries(r.schema.response)) {
     responses[status] = { description: REASONS[Number(status)] ?? `HTTP ${status}`, content: { 'application/json': { schema } } };
   }
+  const roles = r.access?.roles ?? ['admin'];
   return {
     operationId: r.operationId,
     summary: r.summary,
     tags: [r.tag],
+    // Who may call it (docs/security.md); a route that declares nothing is for admins only.
+    security: roles === 'public' ? [] : [{ bearerAuth: [] }, { cookieAuth: [] }],
+    'x-roles': roles === 'public' ? 'public' : [...new Set([...roles, 'admin'])].filter((x) => !(r.access?.patientData && x === 'researcher')),
     ...(r.schema.params || r.schema.querystring ? { parameters: [...parameters(r.schema.params, 'path'), ...parameters(r.schema.querystring, 'query')] } : {}),
     ...(r.schema.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.schema.body } } } } : {}),
     responses,
@@ -47,7 +53,7 @@ export function openApiDocument(): Record<string, unknown> {
     (paths[path] ??= {})[r.method.toLowerCase()] = operation(r);
   }
   paths[OPENAPI_PATH] = {
-    get: { operationId: 'getOpenApi', summary: 'This document.', tags: ['system'], responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } } },
+    get: { operationId: 'getOpenApi', summary: 'This document.', tags: ['system'], security: [], 'x-roles': 'public', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } } },
   };
   const sorted = Object.fromEntries(Object.keys(paths).sort().map((k) => [k, paths[k]]));
   return {
@@ -62,6 +68,12 @@ export function openApiDocument(): Record<string, unknown> {
         'they require physician confirmation. DICOMweb (QIDO-RS, WADO-RS, STOW-RS) is served under /dicom-web as the standard (PS3.18) defines it.',
     },
     paths: sorted,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'The token from POST /api/v1/auth/login.' },
+        cookieAuth: { type: 'apiKey', in: 'cookie', name: 'sr_session', description: 'Set by POST /api/v1/auth/login (HttpOnly, SameSite=Strict).' },
+      },
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import type { Archive } from '../archive/index.ts';
 import type { AnalysisRegistry } from '../engine/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
 import type { RouteAccess } from './auth/context.ts';
+import type { AuthService } from './auth/service.ts';
 import type { JsonSchema } from './schemas.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -17,6 +18,8 @@ export interface ApiDeps {
   readonly queue: JobQueue;
   readonly registry: AnalysisRegistry;
   readonly log: Logger;
+  /** Users and sessions (src/server/auth): the auth routes use it; the enforcement hook in createApp too. */
+  readonly auth: AuthService;
   /** For /health: what this process serves besides HTTP. */
   readonly dicom?: { readonly aeTitle: string; readonly port: number } | undefined;
 }

@@ -10,6 +10,13 @@ import { ANALYSIS, errors, JOB, JOB_STATE, page, PAGING, RESULT, SERIES, STUDY_M
 
 import { API_PREFIX, obj, params, query } from './route-def.ts';
 import type { ApiDeps, RouteDef } from './route-def.ts';
+import { PUBLIC, SIGNED_IN } from './auth/context.ts';
+import type { RouteAccess } from './auth/context.ts';
+import { AUTH_ROUTES } from './routes-auth.ts';
+import { REVIEW_ROUTES } from './routes-review.ts';
+import { REPORT_ROUTES } from './routes-report.ts';
+import { AUDIT_ROUTES } from './routes-audit.ts';
+import { RESEARCH_ROUTES } from './routes-research.ts';
 
 export { API_PREFIX } from './route-def.ts';
 export type { ApiDeps, RouteDef, RouteSchema } from './route-def.ts';
@@ -49,9 +56,13 @@ function mediaType(name: string): string {
 
 const TERMINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
 
+/** docs/security.md "Roles": clinical staff run analyses and follow jobs; patient data is never served to researchers. */
+const CLINICAL: RouteAccess = { roles: ['radiologist', 'technologist', 'admin'] };
+const CLINICAL_DATA: RouteAccess = { ...CLINICAL, patientData: true };
+
 export const ROUTES: readonly RouteDef[] = [
   {
-    method: 'GET', url: '/health', operationId: 'getHealth', tag: 'system', summary: 'Liveness and backends (answers 503 when the archive is unreachable).',
+    method: 'GET', url: '/health', operationId: 'getHealth', tag: 'system', access: PUBLIC, summary: 'Liveness and backends (answers 503 when the archive is unreachable).',
     schema: {
       response: {
         200: obj({
@@ -74,7 +85,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/studies', operationId: 'listStudies', tag: 'archive', summary: 'Studies in the archive; match keys use QIDO-RS/C-FIND syntax (wildcards * ?, date ranges, UID lists).',
+    method: 'GET', url: '/studies', operationId: 'listStudies', tag: 'archive', access: CLINICAL_DATA, summary: 'Studies in the archive; match keys use QIDO-RS/C-FIND syntax (wildcards * ?, date ranges, UID lists).',
     schema: {
       querystring: obj({ ...PAGING, ...Object.fromEntries(STUDY_MATCH_KEYS.map((k) => [k, { type: 'string', maxLength: 1024 }])) }),
       response: { 200: page(STUDY_ROW), ...errors(400) },
@@ -85,7 +96,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/studies/:uid', operationId: 'getStudy', tag: 'archive', summary: 'One study (study-level attributes).',
+    method: 'GET', url: '/studies/:uid', operationId: 'getStudy', tag: 'archive', access: CLINICAL_DATA, summary: 'One study (study-level attributes).',
     schema: { params: obj({ uid: UID }, ['uid']), response: { 200: STUDY_ROW, ...errors(400, 404) } },
     handler: (d) => async (req) => {
       const { uid } = params<{ uid: string }>(req);
@@ -96,7 +107,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/studies/:uid/series', operationId: 'listStudySeries', tag: 'archive', summary: 'Series of a study.',
+    method: 'GET', url: '/studies/:uid/series', operationId: 'listStudySeries', tag: 'archive', access: CLINICAL_DATA, summary: 'Series of a study.',
     schema: { params: obj({ uid: UID }, ['uid']), response: { 200: page(SERIES), ...errors(400, 404) } },
     handler: (d) => async (req) => {
       const { uid } = params<{ uid: string }>(req);
@@ -106,7 +117,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/series/:uid', operationId: 'getSeries', tag: 'archive', summary: 'One series.',
+    method: 'GET', url: '/series/:uid', operationId: 'getSeries', tag: 'archive', access: CLINICAL_DATA, summary: 'One series.',
     schema: { params: obj({ uid: UID }, ['uid']), response: { 200: SERIES, ...errors(400, 404) } },
     handler: (d) => async (req) => {
       const { uid } = params<{ uid: string }>(req);
@@ -116,14 +127,14 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/analyses', operationId: 'listAnalyses', tag: 'analyses', summary: 'The analysis catalogue of this server.',
+    method: 'GET', url: '/analyses', operationId: 'listAnalyses', tag: 'analyses', access: SIGNED_IN, summary: 'The analysis catalogue of this server.',
     schema: { response: { 200: obj({ items: { type: 'array', items: ANALYSIS } }, ['items']), ...errors() } },
     handler: (d) => async () => ({
       items: d.registry.analyses.map((m) => ({ id: m.id, version: m.version, title: m.title, intendedUse: m.intendedUse, modalities: [...m.modalities], steps: [...m.steps], resources: m.resources })),
     }),
   },
   {
-    method: 'POST', url: '/analyses/:id/run', operationId: 'runAnalysis', tag: 'analyses',
+    method: 'POST', url: '/analyses/:id/run', operationId: 'runAnalysis', tag: 'analyses', access: CLINICAL,
     summary: 'Queue a run of one analysis on one series (202 with the job). An active job for the same series is returned unless force is set.',
     schema: {
       params: obj({ id: { type: 'string', minLength: 1, maxLength: 64 } }, ['id']),
@@ -145,7 +156,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/jobs', operationId: 'listJobs', tag: 'jobs', summary: 'Jobs, newest first.',
+    method: 'GET', url: '/jobs', operationId: 'listJobs', tag: 'jobs', access: CLINICAL, summary: 'Jobs, newest first.',
     schema: {
       querystring: obj({ ...PAGING, state: JOB_STATE, series: UID, analysis: { type: 'string', maxLength: 64 } }),
       response: { 200: page(JOB), ...errors(400) },
@@ -160,7 +171,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/jobs/:id', operationId: 'getJob', tag: 'jobs', summary: 'One job, with progress and error.',
+    method: 'GET', url: '/jobs/:id', operationId: 'getJob', tag: 'jobs', access: CLINICAL, summary: 'One job, with progress and error.',
     schema: { params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 } }, ['id']), response: { 200: JOB, ...errors(400, 404) } },
     handler: (d) => async (req) => {
       const { id } = params<{ id: string }>(req);
@@ -170,7 +181,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'POST', url: '/jobs/:id/cancel', operationId: 'cancelJob', tag: 'jobs',
+    method: 'POST', url: '/jobs/:id/cancel', operationId: 'cancelJob', tag: 'jobs', access: CLINICAL,
     summary: 'Cancel a queued or running job (409 JOB_INVALID_STATE when it has already finished).',
     schema: { params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 } }, ['id']), response: { 200: JOB, ...errors(400, 404, 409) } },
     handler: (d) => async (req) => {
@@ -185,7 +196,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/results', operationId: 'listResults', tag: 'results', summary: 'Analysis results (one per analysis and series; re-runs replace).',
+    method: 'GET', url: '/results', operationId: 'listResults', tag: 'results', access: CLINICAL_DATA, summary: 'Analysis results (one per analysis and series; re-runs replace).',
     schema: {
       querystring: obj({ study: UID, series: UID, analysis: { type: 'string', maxLength: 64 } }),
       response: { 200: obj({ items: { type: 'array', items: RESULT } }, ['items']), ...errors(400) },
@@ -199,7 +210,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/results/:id', operationId: 'getResult', tag: 'results', summary: 'One result with its findings document, its DICOM objects and their forwarding state.',
+    method: 'GET', url: '/results/:id', operationId: 'getResult', tag: 'results', access: CLINICAL_DATA, summary: 'One result with its findings document, its DICOM objects and their forwarding state.',
     schema: { params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 } }, ['id']), response: { 200: RESULT, ...errors(400, 404) } },
     handler: (d) => async (req) => {
       const { id } = params<{ id: string }>(req);
@@ -209,7 +220,7 @@ export const ROUTES: readonly RouteDef[] = [
     },
   },
   {
-    method: 'GET', url: '/results/:id/attachments/:name', operationId: 'getResultAttachment', tag: 'results', summary: 'A file attached to a result (label map NIfTI, key image PNG).',
+    method: 'GET', url: '/results/:id/attachments/:name', operationId: 'getResultAttachment', tag: 'results', access: CLINICAL_DATA, summary: 'A file attached to a result (label map NIfTI, key image PNG).',
     schema: {
       params: obj({ id: { type: 'string', minLength: 1, maxLength: 128 }, name: { type: 'string', minLength: 1, maxLength: 255 } }, ['id', 'name']),
       response: errors(400, 404),
@@ -224,6 +235,10 @@ export const ROUTES: readonly RouteDef[] = [
       const bytes = await d.archive.blobs.get(key);
       return reply.type(mediaType(name)).header('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     },
-  },
+  },  ...AUTH_ROUTES,
+  ...REVIEW_ROUTES,
+  ...REPORT_ROUTES,
+  ...AUDIT_ROUTES,
+  ...RESEARCH_ROUTES,
 ];
 

@@ -17,7 +17,12 @@ import type { DimseServer } from '../dimse/index.ts';
 import type { AnalysisRegistry } from '../engine/index.ts';
 import { createPgJobQueue, createSqliteJobQueue } from '../jobs/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
+import type { SqlDb } from '../archive/db.ts';
 import { createApp } from './app.ts';
+import type { AuditSink } from './audit/types.ts';
+import { AuditTrail } from './audit/trail.ts';
+import { OidcClient } from './auth/oidc.ts';
+import { AuthService } from './auth/service.ts';
 import { configEnv } from './config.ts';
 import type { ServerConfig } from './config.ts';
 import { checkForwardDestinations, createJobHandler } from './engine-wiring.ts';
@@ -31,6 +36,8 @@ import type { WorkerProcessCommand } from './supervisor.ts';
 export interface Stores {
   readonly archive: Archive;
   readonly queue: JobQueue;
+  /** The index database (users and sessions live there too, src/server/auth). */
+  readonly db: SqlDb;
   close(): Promise<void>;
 }
 
@@ -62,7 +69,7 @@ export async function openStores(config: ServerConfig, log: Logger, options: { a
     throw e;
   }
   return {
-    archive, queue,
+    archive, queue, db: archive.db,
     async close() {
       await queue.close();
       await archive.close();
@@ -97,6 +104,8 @@ export interface RunningServer {
   readonly dicom: DimseServer;
   readonly archive: Archive;
   readonly queue: JobQueue;
+  /** Users and sessions (tests create users through it). */
+  readonly auth: AuthService;
   /** Resolves once the demo study (if one was loaded) is in the archive. */
   readonly demo: Promise<void>;
   /** Stop accepting (HTTP, DIMSE), stop polling, let running jobs finish or requeue them, close the databases. */
@@ -116,6 +125,15 @@ export interface StartOptions {
    * the config as SECONDREADER_* variables (configEnv); other SECONDREADER_* variables are dropped.
    */
   readonly workerProcess?: Omit<WorkerProcessCommand, 'env'> & { readonly env?: Readonly<Record<string, string | undefined>> };
+  /**
+   * First start (no user yet): the password of the `admin` user created then (the CLI passes
+   * SECONDREADER_ADMIN_PASSWORD). Without it a one-time secret is generated and handed to `announce`.
+   */
+  readonly adminPassword?: string | undefined;
+  /** Prints the first-start one-time secret; default: standard error (the console, not the log). */
+  readonly announce?: (text: string) => void;
+  /** The audit trail for logins, lock-outs, denied requests and patient-data access; default: the index database's (AuditTrail). */
+  readonly audit?: AuditSink;
 }
 
 function childEnv(config: ServerConfig, base: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
@@ -140,6 +158,12 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   };
   try {
     checkForwardDestinations(config.forward, registry);
+    // The audit trail lives in the index database (src/server/audit); a caller may pass another sink.
+    const audit = o.audit ?? await AuditTrail.open(stores.db, { log });
+    // OpenID Connect: the provider's discovery document is read now, so a wrong issuer stops the start.
+    const oidc = config.auth.oidc ? await OidcClient.discover(config.auth.oidc, log) : undefined;
+    const auth = await AuthService.open({ db: stores.db, config: config.auth, log, audit, ...(oidc ? { oidc } : {}) });
+    await auth.ensureFirstAdmin({ password: o.adminPassword, announce: o.announce ?? ((text) => void process.stderr.write(text)) });
     if (config.workers > 0 && o.workerProcess) {
       const sup = superviseWorker({ command: o.workerProcess.command, args: o.workerProcess.args, env: childEnv(config, o.workerProcess.env ?? process.env), log });
       closers.push(() => sup.stop());
@@ -152,11 +176,13 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     }
     const dicom = await startDimseServer({
       archive, log,
-      config: { aeTitle: config.aeTitle, host: config.dicomHost, port: config.dicomPort, peers: config.peers, allow: config.allowList, tempDir: join(config.dataDir, 'incoming') },
+      config: { aeTitle: config.aeTitle, host: config.dicomHost, port: config.dicomPort, peers: config.peers, allow: config.allowList, tempDir: join(config.dataDir, 'incoming'),
+        ...(config.dicomTls ? { tls: config.dicomTls } : {}) },
     });
     closers.push(() => dicom.close());
     const app = await createApp({
-      archive, queue, registry, log, dicom: { aeTitle: dicom.aeTitle, port: dicom.port },
+      archive, queue, registry, log, auth, dicom: { aeTitle: dicom.aeTitle, port: dicom.port }, audit,
+      hardening: { rateLimit: config.rateLimit },
       dicomWeb: (scope) => registerDicomWeb(scope, { archive, log, maxUploadBytes: config.maxUploadBytes }),
     });
     closers.push(() => app.close());
@@ -169,7 +195,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     closers.push(() => poller.stop());
     const demo = config.demo && o.writeDemoSeries ? loadDemoIfEmpty(archive, config.dataDir, o.writeDemoSeries, log) : Promise.resolve();
     closers.push(() => demo);
-    return { httpUrl: `http://${host}:${addr.port}`, dicom, archive, queue, demo, close: closeAll };
+    return { httpUrl: `http://${host}:${addr.port}`, dicom, archive, queue, auth, demo, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;
