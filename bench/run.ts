@@ -2,7 +2,8 @@
  * `npm run bench` / `secondreader bench [section...]`: prints speed and memory figures for this machine.
  * Sections: decode (throughput per transfer syntax), kernels (each imaging kernel on 512×512×300 int16),
  * phantom (synthetic chest CT generation), chest (chest-ct-nodules end to end on 512×512×300), head
- * (head-ct-hemorrhage end to end on 512×512×40), jobs (queue pick-up latency, SQLite and PostgreSQL).
+ * (head-ct-hemorrhage end to end on 512×512×40), jobs (queue pick-up latency, SQLite and PostgreSQL),
+ * followup (follow-up registration time per pair and peak RSS).
  * Ingest, QIDO and WADO against Orthanc and dcmtk: `npm run bench:ingest` (bench/ingest.ts).
  * No timing is asserted anywhere in the test suite: figures are read here, by people.
  */
@@ -18,6 +19,7 @@ const SECTIONS: readonly Section[] = [
   { name: 'chest', run: async () => (await import('./chest.ts')).benchChest() },
   { name: 'head', run: async () => (await import('./head.ts')).benchHead() },
   { name: 'jobs', run: async () => (await import('./jobs.ts')).benchJobs() },
+  { name: 'followup', run: async () => { const m = await import('./followup.ts'); await m.benchFollowUp(); await m.benchElastix(); return m.benchRealRegistration(); } },
 ];
 
 export default async function runBench(argv: readonly string[] = []): Promise<number> {

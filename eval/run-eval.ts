@@ -40,7 +40,7 @@ export const HEAD_ANALYSIS_ID = 'head-ct-hemorrhage';
 /** Phantom seeds below this are for tuning; evaluation never uses them. */
 export const EVAL_SEED_MIN = 100000;
 
-export const EVAL_HELP = `Usage: secondreader eval chest|head [options]
+export const EVAL_HELP = `Usage: secondreader eval chest|head|followup [options]
 
 Accuracy evaluation: phantom cases with known truth (default) or real annotated data (--real), run through
 the same engine as "analyze", scored with the LUNA16 FROC/CPM rule and measurement errors.
@@ -72,7 +72,7 @@ export interface EvalDeps extends EvalIo {
 }
 
 export interface EvalOptions {
-  readonly target: 'chest' | 'head';
+  readonly target: 'chest' | 'head' | 'followup';
   readonly cases: number;
   readonly seed: number;
   readonly dir: string | undefined;
@@ -107,7 +107,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalOptions | 'help' {
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   const [target, ...rest] = positionals;
-  if (target !== 'chest' && target !== 'head') throw new SrError('USAGE', `eval needs a target: chest or head${target ? `, got ${JSON.stringify(target)}` : ''}`);
+  if (target !== 'chest' && target !== 'head' && target !== 'followup') throw new SrError('USAGE', `eval needs a target: chest, head or followup${target ? `, got ${JSON.stringify(target)}` : ''}`);
   if (rest.length > 0) throw new SrError('USAGE', `unexpected argument ${JSON.stringify(rest[0])}`);
   const seed = intArg(values.seed, 'seed', EVAL_SEED_MIN, 0, 2 ** 31 - 1);
   if (seed < EVAL_SEED_MIN) throw new SrError('USAGE', `--seed must be >= ${EVAL_SEED_MIN}: seeds below are tuning seeds and would leak into the evaluation`);
@@ -236,6 +236,8 @@ function realHeadCases(dataRoot: string, notes: string[]): HeadEvalCase[] {
 /** Runs an evaluation; returns the report object (also written as DIR/eval-report.json) and an exit code. */
 export async function evaluate(options: EvalOptions, deps: EvalDeps): Promise<{ exitCode: number; report: Record<string, unknown> }> {
   const out = deps.stdout;
+  // Follow-up pairs (prior + current) have their own runner and metrics (eval/metrics/followup-eval.ts).
+  if (options.target === 'followup') return (await import('./metrics/followup-eval.ts')).evaluateFollowUp(options, deps);
   const analysisId = options.target === 'chest' ? CHEST_ANALYSIS_ID : HEAD_ANALYSIS_ID;
   const manifests = deps.analyses ?? (await defaultAnalyses());
   const manifest = manifests.find((m) => m.id === analysisId);

@@ -5,6 +5,8 @@
  */
 import type { AnalysisManifest } from '../engine/types.ts';
 import { chestCtNodules } from './chest-ct-nodules/manifest.ts';
+import { withFollowUp } from './chest-ct-nodules/followup-manifest.ts';
 import { headCtHemorrhage } from './head-ct-hemorrhage/manifest.ts';
 
-export const ANALYSES: readonly AnalysisManifest[] = [chestCtNodules, headCtHemorrhage];
+// chest-ct-nodules compares with a prior series when one is given (analyze --prior); unchanged otherwise.
+export const ANALYSES: readonly AnalysisManifest[] = [withFollowUp(chestCtNodules), headCtHemorrhage];

@@ -79,9 +79,21 @@ export interface AnalysisOutput {
   readonly stepTimesMs?: Readonly<Record<string, number>>;
 }
 
+/**
+ * An earlier series of the same patient, offered for comparison (follow-up). Optional: given by the CLI
+ * (`analyze --prior`) or a server; the engine does not look inside it. The analysis decides whether it can use it.
+ */
+export interface PriorSeries {
+  readonly header: SeriesHeader;
+  /** Decodes the prior series; the analysis calls it only if it compares. */
+  loadVolume(signal: AbortSignal): Promise<SeriesVolume>;
+}
+
 export interface AnalysisContext {
   readonly header: SeriesHeader;
   readonly series: SeriesVolume;
+  /** Prior series of the same patient for follow-up comparison, when one was given (additive, optional). */
+  readonly prior?: PriorSeries;
   readonly log: Logger;
   /** Report progress: step name (one of manifest.steps) and fraction 0..1 of the whole analysis. */
   readonly progress: (step: string, fraction: number) => void;

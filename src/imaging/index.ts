@@ -29,3 +29,8 @@ export { localMaxima } from './maxima.ts';
 export type { LocalMaximaOptions, LocalMaximum } from './maxima.ts';
 export { parseNifti, readNifti, encodeNifti, writeNifti, quaternionToMatrix, matrixToQuaternion, NIFTI_DATATYPE } from './nifti.ts';
 export type { NiftiImage, NiftiWriteOptions } from './nifti.ts';
+export {
+  registerVolumes, warpVolume, applyAffine, composeAffine, invertAffine, rigidAffine, eulerRotation, affineAbout, rotationAngleDeg,
+  transformDiscrepancyMm, boxProbePoints, IDENTITY_AFFINE,
+} from './registration.ts';
+export type { Affine4, RegistrationMetric, RegistrationOptions, RegistrationLevel, RegistrationResult } from './registration.ts';

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Finding } from '../../engine/types.ts';
+import type { Vec3 } from '../../imaging/index.ts';
+import { applyAffine, invertAffine, rigidAffine, IDENTITY_AFFINE } from '../../imaging/index.ts';
+import { volumeDoublingTimeDays } from '../../clinical/index.ts';
+import { isSrError } from '../../core/errors.ts';
+import { assign, compareWithPrior, daysBetween } from './followup.ts';
+
+function nodule(id: string, c: Vec3, d: number, opts: { p?: number; type?: string; volume?: number } = {}): Finding {
+  const volume = opts.volume ?? (Math.PI * d ** 3) / 6;
+  return {
+    id, kind: 'lung-nodule', centerMm: c, probability: opts.p ?? 0.9, noduleType: opts.type ?? 'solid', diameterMm: d,
+    measurements: { meanDiameterMm: d, longAxisMm: d * 1.1, shortAxisMm: d * 0.9, volumeMm3: volume },
+    reasons: ['base'],
+  };
+}
+
+test('assign: optimal, not greedy; forbidden pairs stay apart', () => {
+  // Greedy would take (0,0)=1 then (1,1)=9; optimal is (0,1)+(1,0) = 2+2.
+  assert.deepEqual(assign([[1, 2], [2, 9]], 2, 10), [1, 0]);
+  assert.deepEqual(assign([[Infinity], [0.5]], 1, 1), [-1, 0]);
+  assert.deepEqual(assign([], 3, 1), []);
+  // Leaving both alone (2 × 1) is cheaper than a pair costing 3.
+  assert.deepEqual(assign([[3]], 1, 1), [-1]);
+});
+
+test('daysBetween: DICOM dates', () => {
+  assert.equal(daysBetween('20240101', '20250101'), 366);
+  assert.equal(daysBetween('2024-01-01', '20250101'), undefined);
+  assert.equal(daysBetween(undefined, '20250101'), undefined);
+});
+
+test('pairs through the registration: new, stable, grown, shrunk, resolved, VDT and prior fields', () => {
+  // The patient moved: current LPS → prior LPS is a rotation of 2° and 12 mm of table shift.
+  const currentToPrior = rigidAffine([0, 0, 2], [12, -5, 30], [0, 0, 0]);
+  const toPrior = (c: Vec3) => applyAffine(currentToPrior, c);
+  const days = 365;
+  const current = [
+    nodule('n1', [-60, 10, -50], 8), // stable
+    nodule('n2', [70, -20, 0], 12, { volume: 900 }), // grown from 6 mm / 113 mm³
+    nodule('n3', [50, 30, 60], 5), // new
+    nodule('n4', [-40, -30, 80], 5), // shrunk from 10 mm
+    nodule('n5', [0, 0, 0], 4, { p: 0.01 }), // faint, unpaired: untouched
+  ];
+  const prior = [
+    nodule('p1', toPrior([-60.5, 10.5, -49]), 8),
+    nodule('p2', toPrior([69, -21, 1]), 6, { volume: 113 }),
+    nodule('p3', toPrior([-40, -30, 80]), 10),
+    nodule('p4', toPrior([20, 60, -90]), 7), // resolved
+  ];
+  const r = compareWithPrior(current, prior, { currentToPrior, intervalDays: days });
+  const by = (id: string) => r.findings.find((f) => f.id === id) as Finding;
+  assert.equal(by('n1')['status'], 'stable');
+  assert.equal(by('n2')['status'], 'grown');
+  assert.equal(by('n3')['status'], 'new');
+  assert.equal(by('n4')['status'], 'shrunk');
+  assert.equal(by('n5')['status'], undefined);
+  assert.equal(by('n2')['priorFindingId'], 'p2');
+  assert.equal(by('n2')['priorVolumeMm3'], 113);
+  assert.equal(by('n2')['vdtDays'], Math.round(volumeDoublingTimeDays(113, 900, days)));
+  assert.ok((by('n4')['vdtDays'] as number) < 0, 'shrinking → negative VDT (halving time)');
+  assert.deepEqual(by('n1')['priorCenterMm'], (prior[0] as Finding).centerMm.map((x) => Math.round(x * 10) / 10));
+  const resolved = by('resolved-p4');
+  assert.equal(resolved['status'], 'resolved');
+  assert.equal(resolved.probability, 0);
+  const back = applyAffine(invertAffine(currentToPrior), (prior[3] as Finding).centerMm);
+  assert.ok(Math.hypot(resolved.centerMm[0] - back[0], resolved.centerMm[1] - back[1], resolved.centerMm[2] - back[2]) < 0.1);
+  assert.deepEqual(r.summary.counts, { new: 1, stable: 1, grown: 1, shrunk: 1, resolved: 1 });
+  // Lung-RADS with the prior: growing solid ≥ 8 mm → 4B drives the exam; the new 5 mm solid → 3.
+  assert.ok(r.lungRads);
+  assert.equal(r.lungRads.category, '4B');
+  const rule = (id: string) => r.lungRads?.findings.find((f) => f.id === id)?.category;
+  assert.equal(rule('n3'), '3');
+  assert.equal(rule('n1'), '3'); // stable 8 mm solid, prior baseline 4A → stepped management to 3
+});
+
+test('without registration the same pairs are missed: the registration is what pairs them', () => {
+  const currentToPrior = rigidAffine([0, 0, 0], [0, 0, 40]);
+  const current = [nodule('n1', [-60, 10, -50], 8)];
+  const prior = [nodule('p1', applyAffine(currentToPrior, [-60, 10, -50]), 8)];
+  assert.equal(compareWithPrior(current, prior, { currentToPrior, intervalDays: 100 }).findings[0]?.['status'], 'stable');
+  const wrong = compareWithPrior(current, prior, { currentToPrior: IDENTITY_AFFINE, intervalDays: 100 });
+  assert.equal(wrong.findings[0]?.['status'], 'new');
+  assert.equal(wrong.summary.counts.resolved, 1);
+});
+
+test('a faint prior detection confirms a reported current nodule (not new)', () => {
+  const current = [nodule('n1', [10, 10, 10], 7)];
+  const prior = [nodule('p1', [11, 10, 10], 6.5, { p: 0.2 })];
+  const r = compareWithPrior(current, prior, { currentToPrior: IDENTITY_AFFINE, intervalDays: 90 });
+  assert.equal(r.findings[0]?.['status'], 'stable');
+  assert.equal(r.summary.counts.resolved, 0);
+});
+
+test('bad interval: coded error', () => {
+  assert.throws(() => compareWithPrior([], [], { currentToPrior: IDENTITY_AFFINE, intervalDays: 0 }), (e) => isSrError(e, 'CLINICAL_INVALID_INPUT'));
+});
+
+test('withFollowUp: same output without a prior; says why it does not compare (dates, PatientID, same series)', async () => {
+  const { withFollowUp } = await import('./followup-manifest.ts');
+  const { ANALYSIS_API_VERSION } = await import('../../engine/types.ts');
+  const { silentLogger } = await import('../../core/index.ts');
+  type Ctx = Parameters<import('../../engine/types.ts').AnalysisManifest['run']>[0];
+  let loads = 0;
+  const base: import('../../engine/types.ts').AnalysisManifest = {
+    apiVersion: ANALYSIS_API_VERSION, id: 'fake', version: '1.0.0', title: 't', intendedUse: 'test', modalities: ['CT'],
+    resources: { memoryMb: 1, threads: 1 }, steps: ['x'], accepts: () => ({ accept: true }),
+    run: async () => ({ findings: [nodule('n1', [0, 0, 0], 8)], measurements: { a: 1 } }),
+  };
+  const header = (series: string, date: string, pid = 'P1') => ({
+    studyInstanceUid: `st-${series}`, seriesInstanceUid: series, modality: 'CT', seriesDescription: undefined, bodyPartExamined: undefined,
+    sliceThicknessMm: 1, imageType: [], instanceCount: 100, patientAgeYears: undefined, patientSex: undefined, contrastAgent: undefined,
+    attributes: { StudyDate: date, PatientID: pid },
+  });
+  const ctx = (prior?: ReturnType<typeof header>): Ctx => ({
+    header: header('cur', '20250101'), series: {} as Ctx['series'], log: silentLogger, progress: () => undefined, signal: new AbortController().signal,
+    ...(prior ? { prior: { header: prior, loadVolume: async () => { loads++; throw new Error('not loaded in this test'); } } } : {}),
+  });
+  const m = withFollowUp(base);
+  assert.equal(m.id, 'fake');
+  assert.equal(m.version, '1.0.0');
+  assert.deepEqual(await m.run(ctx()), await base.run(ctx()));
+  const reason = async (p: ReturnType<typeof header>) => ((await m.run(ctx(p))).measurements['followUp'] as { compared: boolean; reason: string });
+  assert.equal((await reason(header('old', '20250601'))).compared, false);
+  assert.match((await reason(header('old', '20250601'))).reason, /StudyDate/);
+  assert.match((await reason(header('old', '20240101', 'P2'))).reason, /PatientID/);
+  assert.match((await reason(header('cur', '20240101'))).reason, /same series|current series/);
+  assert.equal(loads, 0);
+  // A prior that cannot be loaded: not compared, the current findings stand.
+  const failed = await m.run(ctx(header('old', '20240101')));
+  assert.equal(loads, 1);
+  assert.equal((failed.measurements['followUp'] as { compared: boolean }).compared, false);
+  assert.equal(failed.findings.length, 1);
+});
