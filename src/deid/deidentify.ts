@@ -1,13 +1,14 @@
 /**
- * De-identification of one Part 10 instance per DICOM PS3.15 2024 Annex E: the Basic Application Level
+ * De-identification of one Part 10 instance per DICOM PS3.15 2024b Annex E: the Basic Application Level
  * Confidentiality Profile (Table E.1-1, profile.ts), optionally with the Retain Longitudinal Temporal Information
  * With Modified Dates Option and the Retain Patient Characteristics Option. Works on the byte-faithful element
  * tree of raw.ts, so everything the profile does not touch — pixel data above all — is copied byte for byte.
  */
 import { SrError, isSrError, toSrError } from '../core/index.ts';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, parseDicom } from '../dicom/index.ts';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, lookupTag, parseDicom } from '../dicom/index.ts';
 import { DEID_METHOD_CODES, PROFILE_BY_TAG, groupPatternAction } from './profile.ts';
 import type { ProfileAction, ProfileRow } from './profile.ts';
+import { safetyNetAction } from './safety-net.ts';
 import { createPseudonymizer, shiftDate, shiftDateTime } from './pseudonym.ts';
 import type { Pseudonymizer } from './pseudonym.ts';
 import { TS_EXPLICIT_LE, readRaw, textOf, textValue, writeRaw } from './raw.ts';
@@ -47,6 +48,7 @@ const TAG = {
   SOPInstanceUID: 0x00080018, SOPClassUID: 0x00080016, BurnedInAnnotation: 0x00280301, PatientIdentityRemoved: 0x00120062,
   DeidentificationMethod: 0x00120063, DeidentificationMethodCodeSequence: 0x00120064, LongitudinalTemporalInformationModified: 0x00280303,
   CodeValue: 0x00080100, CodingSchemeDesignator: 0x00080102, CodeMeaning: 0x00080104, VerifyingObserverSequence: 0x0040a073,
+  ContentSequence: 0x0040a730,
 } as const;
 
 /** Meta elements that name the sending or creating system's private data: dropped (PS3.10 7.1 makes them optional). */
@@ -57,21 +59,6 @@ const DUMMY_TEXT: Readonly<Record<string, string>> = {
   PN: 'ANONYMIZED', LO: 'ANONYMIZED', SH: 'ANONYMIZED', LT: 'ANONYMIZED', ST: 'ANONYMIZED', UT: 'ANONYMIZED', UC: 'ANONYMIZED',
   AE: 'ANONYMIZED', CS: 'ANONYMIZED', DA: '19000101', TM: '000000', DT: '19000101000000', AS: '000D', DS: '0', IS: '0', UR: '',
 };
-
-/**
- * Attributes the table says X (remove) that are Type 1 or 2 inside a module of an IOD this project handles: removing
- * them would make a valid object invalid (dciodvfy reports "Missing attribute"), so they get a dummy value (Type 1)
- * or zero length (Type 2) instead, which hides the original value just the same (PS3.15 E.3.1: the de-identifier
- * shall keep the result a valid instance of its IOD).
- */
-const KEEP_PRESENT: ReadonlyMap<number, 'Z' | 'D'> = new Map([
-  [0x0040a027, 'D'], // VerifyingOrganization: Type 1 in SR Document General's Verifying Observer Sequence
-  [0x300a0006, 'Z'], // RTPlanDate: Type 2 in RT General Plan
-  [0x300a0007, 'Z'], // RTPlanTime: Type 2 in RT General Plan
-  [0x30060008, 'Z'], // StructureSetDate: Type 2 in Structure Set
-  [0x30060009, 'Z'], // StructureSetTime: Type 2 in Structure Set
-  [0x30060026, 'Z'], // ROIName: Type 2 in Structure Set ROI Sequence
-]);
 
 /** The action actually applied: options first, then compound codes resolved to keep the attribute present. */
 export function effectiveAction(row: Pick<ProfileRow, 'action' | 'dates' | 'chars'>, o: Pick<DeidOptions, 'retainModifiedDates' | 'retainPatientCharacteristics'>): 'D' | 'Z' | 'X' | 'K' | 'C' | 'U' {
@@ -122,6 +109,13 @@ function shiftDates(el: RawElement, ctx: Ctx): void {
   el.value = shifted.every((v): v is string => v !== undefined) ? textValue(shifted.join('\\'), el.vr) : new Uint8Array(0);
 }
 
+/** Attributes outside the table: the safety net of safety-net.ts (PN and free text removed unless kept). */
+function safetyNet(el: RawElement): 'K' | 'X' | 'Z' {
+  if (el.items) return 'K'; // sequences are kept and their items cleaned
+  const d = lookupTag(el.tag);
+  return safetyNetAction(d?.keyword, el.vr === 'UN' ? d?.vr ?? 'UN' : el.vr);
+}
+
 function clean(els: readonly RawElement[], ctx: Ctx, depth: number): RawElement[] {
   const out: RawElement[] = [];
   for (const el of els) {
@@ -130,9 +124,11 @@ function clean(els: readonly RawElement[], ctx: Ctx, depth: number): RawElement[
     if (group % 2 === 1 || (el.tag & 0xffff) === 0 || group === 0) continue;
     const row = PROFILE_BY_TAG.get(el.tag);
     const pattern = row ? undefined : groupPatternAction(el.tag);
-    let action = row ? effectiveAction(row, ctx.o) : pattern !== undefined ? effectiveAction({ action: pattern }, ctx.o) : 'K';
-    if (action === 'X') action = KEEP_PRESENT.get(el.tag) ?? 'X';
+    const action = row ? effectiveAction(row, ctx.o) : pattern !== undefined ? effectiveAction({ action: pattern }, ctx.o) : safetyNet(el);
     if (action === 'X') continue;
+    // ContentSequence is D in the 2024b table; a dummy content tree would be a made-up report and an empty one
+    // is an error (Type 1C in the Document Relationship Macro, PS3.3 Table C.17-6): it is removed instead.
+    if (action === 'D' && el.tag === TAG.ContentSequence) continue;
     if (el.items) {
       if (action === 'Z' || (action === 'D' && el.tag !== TAG.VerifyingObserverSequence)) el.items = [];
       else el.items = el.items.map((item) => clean(item, ctx, depth + 1));

@@ -1,6 +1,7 @@
 export { createDeidentifier, effectiveAction } from './deidentify.ts';
 export type { DeidOptions, DeidResult, Deidentifier } from './deidentify.ts';
-export { PROFILE, PROFILE_BY_TAG, DEID_METHOD_CODES, groupPatternAction } from './profile.ts';
+export { PROFILE, PROFILE_BY_TAG, PROJECT_ADDITIONS, TABLE_E1_1_ROW_COUNT, DEID_METHOD_CODES, groupPatternAction } from './profile.ts';
+export { IDENTITY_VRS, KEEP_TEXT, safetyNetAction } from './safety-net.ts';
 export type { ProfileAction, ProfileRow } from './profile.ts';
 export { createPseudonymizer, shiftDate, shiftDateTime, MIN_SECRET_BYTES } from './pseudonym.ts';
 export type { Pseudonymizer } from './pseudonym.ts';

@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSrError } from '../core/errors.ts';
-import { dicomToBuffer, lookupKeyword, lookupTag } from '../dicom/index.ts';
+import { dicomToBuffer, lookupKeyword, lookupTag, tagHex } from '../dicom/index.ts';
 import { parseDicom } from '../dicom/parse.ts';
 import type { DicomDataset } from '../dicom/types.ts';
 import { createDeidentifier, effectiveAction } from './deidentify.ts';
-import { PROFILE, groupPatternAction } from './profile.ts';
+import { PROFILE, PROFILE_BY_TAG, PROJECT_ADDITIONS, TABLE_E1_1_ROW_COUNT, groupPatternAction } from './profile.ts';
+import { KEEP_TEXT, safetyNetAction } from './safety-net.ts';
 import { createPseudonymizer, shiftDate, shiftDateTime } from './pseudonym.ts';
 
 const SECRET = 'another-test-secret-with-32-bytes!';
@@ -22,19 +23,41 @@ function instance(extra: DicomDataset = {}): Buffer {
 }
 
 describe('profile table', () => {
-  it('every row names the tag the data dictionary gives its keyword', () => {
-    const unknown: string[] = [];
-    for (const r of PROFILE) {
-      const k = lookupKeyword(r.keyword);
-      if (k === undefined) {
-        // A few keywords are missing from dcmjs's dictionary; their tag must then be unknown to it as well.
-        if (lookupTag(r.tag) !== undefined) unknown.push(`${r.keyword}: tag known as ${lookupTag(r.tag)?.keyword}`);
-        continue;
-      }
-      if (k.tag !== r.tag) unknown.push(`${r.keyword}: table ${r.tag.toString(16)} dictionary ${k.tag.toString(16)}`);
+  it('has every row of PS3.15 2024b Table E.1-1, each with the data dictionary\'s tag and keyword, no tag twice', () => {
+    assert.equal(PROFILE.length, TABLE_E1_1_ROW_COUNT);
+    assert.equal(TABLE_E1_1_ROW_COUNT, 617); // PS3.15 2024b Table E.1-1: 617 single-attribute rows (+3 repeating groups)
+    const wrong: string[] = [];
+    for (const r of [...PROFILE, ...PROJECT_ADDITIONS]) {
+      const d = lookupTag(r.tag);
+      if (d?.keyword !== r.keyword) wrong.push(`${tagHex(r.tag)} ${r.keyword}: dictionary says ${d?.keyword ?? 'unknown'}`);
     }
-    assert.deepEqual(unknown, []);
-    assert.equal(new Set(PROFILE.map((r) => r.tag)).size, PROFILE.length, 'duplicate rows');
+    assert.deepEqual(wrong, []);
+    const tags = [...PROFILE, ...PROJECT_ADDITIONS].map((r) => r.tag);
+    assert.equal(new Set(tags).size, tags.length, 'duplicate rows');
+  });
+
+  it('marks every date/time row for the Modified Dates option and only those', () => {
+    const wrong = PROFILE.filter((r) => Boolean(r.dates) !== ['DA', 'DT', 'TM'].includes(lookupTag(r.tag)?.vr ?? '')).map((r) => r.keyword);
+    assert.deepEqual(wrong, []);
+    const kept = PROFILE.filter((r) => r.chars === 'K').map((r) => r.keyword).sort();
+    assert.deepEqual(kept, ['EthnicGroup', 'PatientAge', 'PatientSex', 'PatientSexNeutered', 'PatientSize', 'PatientWeight', 'PregnancyStatus', 'SmokingStatus']);
+  });
+
+  it('safety net: PN and free text outside the table are removed unless on the keep-list', () => {
+    assert.equal(safetyNetAction('CameraOwnerName', 'PN'), 'X');
+    assert.equal(safetyNetAction('EvaluatorName', 'PN'), 'X');
+    assert.equal(safetyNetAction('TextValue', 'UT'), 'X');
+    assert.equal(safetyNetAction(undefined, 'LO'), 'X');
+    assert.equal(safetyNetAction('ConvolutionKernel', 'SH'), 'K');
+    assert.equal(safetyNetAction('CodeMeaning', 'LO'), 'K');
+    assert.equal(safetyNetAction('ContentDescription', 'LO'), 'Z');
+    assert.equal(safetyNetAction('Modality', 'CS'), 'K');
+    assert.equal(safetyNetAction('PixelSpacing', 'DS'), 'K');
+    for (const k of KEEP_TEXT) {
+      assert.ok(lookupKeyword(k) !== undefined, `keep-list keyword ${k} is not in the dictionary`);
+      assert.ok(!PROFILE_BY_TAG.has(lookupKeyword(k)?.tag ?? 0), `${k} is a table row, not a keep-list entry`);
+      assert.notEqual(lookupKeyword(k)?.entry.vr, 'PN', `${k}: no PN may be kept`);
+    }
   });
 
   it('resolves compound actions and options', () => {
@@ -84,7 +107,8 @@ describe('deidentify', () => {
     assert.notEqual(a['PatientID'], 'MRN-0042');
     assert.deepEqual(a['PatientName'], { Alphabetic: a['PatientID'] });
     for (const k of ['PatientBirthDate', 'StudyDate', 'AccessionNumber', 'ReferringPhysicianName', 'PatientSex']) assert.ok(a[k] === undefined || a[k] === '' || (Array.isArray(a[k]) && a[k].length === 0), `${k}=${JSON.stringify(a[k])}`);
-    for (const k of ['SeriesDate', 'PatientAge', 'PatientWeight']) assert.equal(a[k], undefined, k);
+    for (const k of ['PatientAge', 'PatientWeight']) assert.equal(a[k], undefined, k);
+    assert.equal(a['SeriesDate'], '19000101', 'X/D: a dummy date'); // PS3.15 2024b Table E.1-1: Series Date X/D
     assert.equal(a['InstitutionName'], 'ANONYMIZED');
     assert.equal(a['LongitudinalTemporalInformationModified'], 'REMOVED');
     assert.equal(a['Modality'], 'OT');
@@ -102,6 +126,24 @@ describe('deidentify', () => {
     assert.equal(ds['LongitudinalTemporalInformationModified'], 'MODIFIED');
     const codes = (ds['DeidentificationMethodCodeSequence'] as DicomDataset[]).map((c) => c['CodeValue']);
     assert.deepEqual(codes, ['113100', '113107', '113108']);
+  });
+
+  it('safety net: a PN or free text outside the table is removed at any depth; keep-list text stays', () => {
+    const bytes = instance({
+      SecondaryReviewerName: { Alphabetic: 'Second^Reader' }, ContentDescription: 'seen by Dr Hyde', DetectorDescription: 'ward 7 portable',
+      ConvolutionKernel: 'B30f', Manufacturer: 'ACME',
+      ReferencedSeriesSequence: [{ SeriesInstanceUID: '1.2.3.4.5.6.7', DetectorDescription: 'nested text of Doe' }],
+    });
+    const ds = parseDicom(createDeidentifier({ secret: SECRET }).deidentify(bytes, 's').bytes, 's').dataset;
+    assert.equal(ds['SecondaryReviewerName'], undefined);
+    assert.equal(ds['DetectorDescription'], undefined);
+    assert.deepEqual([ds['ContentDescription']].flat().filter((v) => v !== '' && v !== undefined), [], 'ContentDescription emptied');
+    assert.equal(ds['ConvolutionKernel'], 'B30f');
+    assert.equal(ds['Manufacturer'], 'ACME');
+    const item = (ds['ReferencedSeriesSequence'] as DicomDataset[])[0];
+    assert.ok(item, 'the kept sequence keeps its item');
+    assert.equal(item['DetectorDescription'], undefined);
+    assert.match(String(item['SeriesInstanceUID']), /^2\.25\./);
   });
 
   it('refuses BurnedInAnnotation = YES with a coded error unless allowed', () => {

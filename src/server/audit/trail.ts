@@ -143,8 +143,24 @@ async function lockAppends(db: SqlDb, q: SqlExec): Promise<void> {
   if (db.dialect.name === 'postgres') await q.all('SELECT pg_advisory_xact_lock(hashtext(?))', [LOCK_NAME]);
 }
 
-/** Walks the chain from the start; the first row whose seq, prev hash or hash does not follow is reported. */
-export async function verifyAuditChain(db: SqlDb, pageSize = 1000): Promise<ChainVerification> {
+/** A head recorded earlier (seq + hash, as `audit verify` prints it) and kept outside the database. */
+export interface AuditAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** Parses "SEQ:HASH" (HASH: 64 hex digits); undefined when malformed. */
+export function parseAuditAnchor(s: string): AuditAnchor | undefined {
+  const m = /^(\d{1,15}):([0-9a-fA-F]{64})$/.exec(s.trim());
+  return m?.[1] && m[2] && Number(m[1]) >= 1 ? { seq: Number(m[1]), hash: m[2].toLowerCase() } : undefined;
+}
+
+/**
+ * Walks the chain from the start; the first row whose seq, prev hash or hash does not follow is reported. With an
+ * anchor, the chain must also still hold that row with that hash: removing the newest rows (which leaves a valid
+ * shorter chain) or rewriting the whole chain after the anchor is then reported at the anchor's seq.
+ */
+export async function verifyAuditChain(db: SqlDb, pageSize = 1000, anchor?: AuditAnchor): Promise<ChainVerification> {
   let prevHash = GENESIS_HASH;
   let expected = 1;
   let count = 0;
@@ -155,11 +171,15 @@ export async function verifyAuditChain(db: SqlDb, pageSize = 1000): Promise<Chai
       if (r.seq !== expected) return { ok: false, count, brokenSeq: expected, reason: `row ${expected} is missing (next is ${r.seq})` };
       if (r.prevHash !== prevHash) return { ok: false, count, brokenSeq: r.seq, reason: 'prev_hash does not match the hash of the row before' };
       if (chainHash(prevHash, r, r.seq) !== r.hash) return { ok: false, count, brokenSeq: r.seq, reason: 'content does not match its hash' };
+      if (anchor && r.seq === anchor.seq && r.hash !== anchor.hash) return { ok: false, count, brokenSeq: r.seq, reason: 'its hash differs from the expected head' };
       prevHash = r.hash;
       expected++;
       count++;
     }
     if (rows.length < pageSize) break;
+  }
+  if (anchor && anchor.seq > count) {
+    return { ok: false, count, brokenSeq: anchor.seq, reason: `the expected head is missing: the chain ends at seq ${count} (truncated)` };
   }
   return { ok: true, count, headSeq: expected - 1, headHash: prevHash };
 }
@@ -261,8 +281,9 @@ export class AuditTrail implements AuditSink {
     }
   }
 
-  verify(): Promise<ChainVerification> {
-    return verifyAuditChain(this.#db);
+  /** Verifies the chain; with an anchor, also that it still holds that row unchanged (see verifyAuditChain). */
+  verify(anchor?: AuditAnchor): Promise<ChainVerification> {
+    return verifyAuditChain(this.#db, 1000, anchor);
   }
 
   /** The de-identification site secret stored beside the trail (see `siteSecret`); read once per process. */
