@@ -1,29 +1,19 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
-import pg from 'pg';
+import { test } from 'node:test';
 import { silentLogger } from '../core/log.ts';
 import { createPgJobQueue } from './pg-queue.ts';
 import { defineJobQueueSuite } from './test-fixtures/queue-suite.ts';
+import { pgTestSchema, TEST_PG_CONNECTION } from '../../test/support/postgres.ts';
 
 // Each test gets its own schemas (ours and pg-boss's), dropped afterwards, so parallel test files never collide.
-const CONNECTION = process.env.SR_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new pg.Pool({ connectionString: CONNECTION, max: 2 });
-after(() => admin.end());
-
-async function dropSchemas(schema: string): Promise<void> {
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema}_pgboss CASCADE`);
-}
-
 defineJobQueueSuite({
   name: 'postgres',
   async create() {
-    const schema = `sr_t_${randomBytes(5).toString('hex')}`;
+    const { connection, schema, drop } = pgTestSchema('sr_t', { companions: ['_pgboss'] });
     return {
-      fixture: { kind: 'postgres', connectionString: CONNECTION, schema },
-      open: (tuning) => createPgJobQueue({ connectionString: CONNECTION, schema, log: silentLogger, ...tuning }),
-      dispose: () => dropSchemas(schema),
+      fixture: { kind: 'postgres', connectionString: connection, schema },
+      open: (tuning) => createPgJobQueue({ connectionString: connection, schema, log: silentLogger, ...tuning }),
+      dispose: drop,
     };
   },
 });
@@ -33,5 +23,5 @@ test('postgres: an unreachable database is JOB_QUEUE_UNAVAILABLE; a bad schema n
     createPgJobQueue({ connectionString: 'postgres://postgres@127.0.0.1:1/test', schema: 'sr_t_unreachable', log: silentLogger }),
     { code: 'JOB_QUEUE_UNAVAILABLE' },
   );
-  await assert.rejects(createPgJobQueue({ connectionString: CONNECTION, schema: 'Robert"); DROP', log: silentLogger }), { code: 'CONFIG_INVALID' });
+  await assert.rejects(createPgJobQueue({ connectionString: TEST_PG_CONNECTION, schema: 'Robert"); DROP', log: silentLogger }), { code: 'CONFIG_INVALID' });
 });

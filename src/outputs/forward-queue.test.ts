@@ -1,19 +1,17 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { SrError, silentLogger } from '../core/index.ts';
 import { openArchive } from '../archive/index.ts';
 import type { OpenedArchive } from '../archive/index.ts';
 import { createForwardQueue, destinationsFor } from './index.ts';
 import type { DeliveryStore, ForwardDestination, ForwardQueueOptions, ForwardSender } from './index.ts';
+import { pgTestSchema } from '../../test/support/postgres.ts';
 
 const PACS: ForwardDestination = { aeTitle: 'PACS', host: '127.0.0.1', port: 104 };
 const UIDS = ['1.1', '1.2', '1.3'];
-const PG = process.env['SR_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const cleanups: (() => Promise<void>)[] = [];
 
 after(async () => {
@@ -23,19 +21,15 @@ after(async () => {
 /** Opens archives (two "processes") on one fresh embedded data folder or PostgreSQL schema. */
 async function backend(kind: 'sqlite' | 'postgres'): Promise<() => Promise<OpenedArchive>> {
   const dir = mkdtempSync(join(tmpdir(), 'sr-forward-'));
-  const schema = `sr_t_${randomBytes(6).toString('hex')}`;
+  const { connection, schema, drop } = pgTestSchema('sr_t');
   cleanups.push(async () => {
     rmSync(dir, { recursive: true, force: true });
-    if (kind === 'postgres') {
-      const c = new pg.Client({ connectionString: PG });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => c.end());
-    }
+    if (kind === 'postgres') await drop();
   });
   return async () => {
     const a = kind === 'sqlite'
       ? await openArchive({ backend: 'sqlite', dataDir: dir, recovery: false }, silentLogger)
-      : await openArchive({ backend: 'postgres', connectionString: PG, schema, blobDir: dir, recovery: false }, silentLogger);
+      : await openArchive({ backend: 'postgres', connectionString: connection, schema, blobDir: dir, recovery: false }, silentLogger);
     cleanups.push(() => a.close());
     return a;
   };

@@ -5,6 +5,7 @@
  * the text stays legible; the enlargement factor is returned so the DICOM object can say so.
  */
 import type { Int16Volume, MaskVolume } from '../imaging/index.ts';
+import { drawOutlinedSlice } from '../report/slice-image.ts';
 import { CHAR_ADVANCE, drawText, LINE_ADVANCE, wrapText } from './font.ts';
 import type { RgbCanvas } from './font.ts';
 
@@ -36,8 +37,6 @@ const MIN_WIDTH = 512;
 const MARGIN = 8;
 const WHITE = [255, 255, 255] as const;
 const AMBER = [255, 200, 0] as const;
-const FOCUS = [255, 230, 0] as const;
-const OTHER = [0, 200, 255] as const;
 
 export function renderKeyImage(o: KeyImageOptions): KeyImage {
   const [nx, ny, nz] = o.volume.dims;
@@ -56,40 +55,11 @@ export function renderKeyImage(o: KeyImageOptions): KeyImage {
   const height = imageTop + imageRows + bannerHeight(footerLines.length);
   const canvas: KeyImage = { rgb: new Uint8Array(width * height * 3), width, height, zoom, imageTop, imageRows, imageColumns };
 
-  const base = k * nx * ny;
-  const lo = o.window.center - o.window.width / 2;
-  const gain = 255 / Math.max(1e-6, o.window.width);
-  const labelAt = (i: number, j: number): number => (i < 0 || j < 0 || i >= nx || j >= ny ? 0 : (o.mask.data[base + j * nx + i] ?? 0));
   // Outline pixels: inside a label, with a pixel of another label within `t` canvas pixels (2 when enlarged).
   const t = zoom >= 3 ? 2 : 1;
-  for (let y = 0; y < imageRows; y++) {
-    const j = Math.floor(y / zoom);
-    for (let x = 0; x < imageColumns; x++) {
-      const i = Math.floor(x / zoom);
-      const g = Math.max(0, Math.min(255, Math.round(((o.volume.data[base + j * nx + i] ?? 0) - lo) * gain)));
-      let c: readonly [number, number, number] = [g, g, g];
-      const lab = labelAt(i, j);
-      if (lab > 0) {
-        let edge = false;
-        for (let dy = -t; dy <= t && !edge; dy++) {
-          for (let dx = -t; dx <= t; dx++) {
-            const xx = x + dx;
-            const yy = y + dy;
-            const other = xx < 0 || yy < 0 || xx >= imageColumns || yy >= imageRows ? 0 : labelAt(Math.floor(xx / zoom), Math.floor(yy / zoom));
-            if (other !== lab) {
-              edge = true;
-              break;
-            }
-          }
-        }
-        if (edge) c = lab === o.label ? FOCUS : OTHER;
-      }
-      const p = ((imageTop + y) * width + x) * 3;
-      canvas.rgb[p] = c[0];
-      canvas.rgb[p + 1] = c[1];
-      canvas.rgb[p + 2] = c[2];
-    }
-  }
+  drawOutlinedSlice(canvas, { x: 0, y: imageTop, columns: imageColumns, rows: imageRows }, {
+    volume: o.volume, mask: o.mask, k, window: o.window, focusLabel: o.label, left: 0, top: 0, toVoxel: (x) => Math.floor(x / zoom), thickness: t,
+  });
   const lineHeight = LINE_ADVANCE * fontScale;
   headerLines.forEach((l, n) => drawText(canvas, l.text, MARGIN, MARGIN / 2 + n * lineHeight, { scale: fontScale, color: l.color }));
   const footerTop = imageTop + imageRows + MARGIN / 2;

@@ -5,6 +5,7 @@
  */
 import type { MaskVolume, Volume } from '../imaging/volume.ts';
 import { encodePng } from './png.ts';
+import { drawOutlinedSlice } from './slice-image.ts';
 
 export interface FindingCropOptions {
   readonly volume: Volume;
@@ -19,9 +20,6 @@ export interface FindingCropOptions {
   /** Crop side at least this many voxels (so a 3 mm nodule keeps context). Default 48. */
   readonly minCropVoxels?: number;
 }
-
-const FOCUS = [255, 230, 0] as const;
-const OTHER = [0, 200, 255] as const;
 
 /** RGB crop; the crop is square, centred on the label's bounding box on slice k (whole slice if it is absent). */
 export function renderFindingCropRgb(o: FindingCropOptions): { rgb: Uint8Array; width: number; height: number } {
@@ -45,39 +43,12 @@ export function renderFindingCropRgb(o: FindingCropOptions): { rgb: Uint8Array; 
   const top = Math.round(cj - side / 2);
   const size = o.size ?? 256;
   const scale = side / size;
-  const lo = o.window.center - o.window.width / 2;
-  const gain = 255 / Math.max(1e-6, o.window.width);
-  const labelAt = (i: number, j: number): number => (i < 0 || j < 0 || i >= nx || j >= ny ? 0 : (o.mask.data[base + j * nx + i] ?? 0));
   const rgb = new Uint8Array(size * size * 3);
   // Outline: an output pixel inside a label whose neighbour output pixel (±t) maps to another label.
   const t = Math.max(1, Math.round(size / 200));
-  const src = (x: number): number => Math.floor(x * scale);
-  for (let y = 0; y < size; y++) {
-    const j = top + src(y);
-    for (let x = 0; x < size; x++) {
-      const i = left + src(x);
-      const inside = i >= 0 && j >= 0 && i < nx && j < ny;
-      const g = inside ? Math.max(0, Math.min(255, Math.round(((o.volume.data[base + j * nx + i] ?? 0) - lo) * gain))) : 0;
-      let c: readonly [number, number, number] = [g, g, g];
-      const lab = labelAt(i, j);
-      if (lab > 0) {
-        let edge = false;
-        for (let dy = -t; dy <= t && !edge; dy++) {
-          for (let dx = -t; dx <= t; dx++) {
-            if (labelAt(left + src(x + dx), top + src(y + dy)) !== lab) {
-              edge = true;
-              break;
-            }
-          }
-        }
-        if (edge) c = lab === o.label ? FOCUS : OTHER;
-      }
-      const p = (y * size + x) * 3;
-      rgb[p] = c[0];
-      rgb[p + 1] = c[1];
-      rgb[p + 2] = c[2];
-    }
-  }
+  drawOutlinedSlice({ rgb, width: size }, { x: 0, y: 0, columns: size, rows: size }, {
+    volume: o.volume, mask: o.mask, k, window: o.window, focusLabel: o.label, left, top, toVoxel: (x) => Math.floor(x * scale), thickness: t,
+  });
   return { rgb, width: size, height: size };
 }
 

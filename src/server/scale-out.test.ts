@@ -5,7 +5,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,23 +13,17 @@ import pg from 'pg';
 import { startCli } from './process-helpers.ts';
 import type { Proc } from './process-helpers.ts';
 import { signInHttp, TEST_PASSWORD, writeTinyCtSeries } from './test-fixtures.ts';
+import { pgTestSchema } from '../../test/support/postgres.ts';
 
-const CONNECTION = process.env['SR_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const SCHEMA = `sr_t_${randomBytes(5).toString('hex')}`;
+// pg-boss keeps its tables in `<schema>_pgboss`: dropped with ours.
+const { connection: CONNECTION, schema: SCHEMA, drop: dropSchemas } = pgTestSchema('sr_t', { companions: ['_pgboss'] });
 const STUDIES = 4;
 
 const procs: Proc[] = [];
 const dirs: string[] = [];
 after(async () => {
   for (const p of procs) await p.stop('SIGTERM');
-  const client = new pg.Client({ connectionString: CONNECTION });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-    await client.query(`DROP SCHEMA IF EXISTS ${SCHEMA}_pgboss CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await dropSchemas();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 

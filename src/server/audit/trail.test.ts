@@ -5,19 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { silentLogger } from '../../core/log.ts';
 import type { SqlDb } from '../../archive/db.ts';
 import { openAuditDb } from './open.ts';
 import type { AuditDbConfig } from './open.ts';
 import { AuditTrail, canonicalJson, chainHash, exportLines, siteSecret } from './trail.ts';
+import { pgTestSchema } from '../../../test/support/postgres.ts';
 
-const PG = process.env['SR_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CHILD = new URL('./append-child.ts', import.meta.url).pathname;
 
 function runChild(config: AuditDbConfig, count: number, label: string): Promise<void> {
@@ -135,18 +133,10 @@ suite({
   dropTriggers: ['DROP TRIGGER sr_audit_no_update', 'DROP TRIGGER sr_audit_no_delete'],
 });
 
-const schema = `sr_audit_t_${randomBytes(5).toString('hex')}`;
+const pgSchema = pgTestSchema('sr_audit_t');
 suite({
   name: 'postgres',
-  setup: () => Promise.resolve({ backend: 'postgres', connectionString: PG, schema }),
-  teardown: async () => {
-    const c = new pg.Client({ connectionString: PG });
-    await c.connect();
-    try {
-      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } finally {
-      await c.end();
-    }
-  },
+  setup: () => Promise.resolve({ backend: 'postgres', connectionString: pgSchema.connection, schema: pgSchema.schema }),
+  teardown: pgSchema.drop,
   dropTriggers: ['DROP TRIGGER sr_audit_no_change ON sr_audit'],
 });

@@ -1,18 +1,17 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { isSrError, silentLogger } from '../../core/index.ts';
 import { openPostgres, openSqlite } from '../../archive/db.ts';
 import type { SqlDb } from '../../archive/db.ts';
 import type { AuditEvent } from '../audit/types.ts';
 import { hashPassword, needsRehash, SCRYPT_PARAMS, verifyPassword } from './password.ts';
 import { AuthService } from './service.ts';
+import { pgTestSchema } from '../../../test/support/postgres.ts';
 
-const CONNECTION = process.env['SR_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PASSWORD = 'correct horse battery staple';
 const MINUTE = 60_000;
 
@@ -140,19 +139,8 @@ authSuite('SQLite', async () => {
 });
 
 authSuite('PostgreSQL', async () => {
-  const schema = `sr_auth_${randomBytes(6).toString('hex')}`;
-  return {
-    db: await openPostgres(CONNECTION, schema),
-    cleanup: async () => {
-      const c = new pg.Client({ connectionString: CONNECTION });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+  const pgSchema = pgTestSchema('sr_auth');
+  return { db: await openPostgres(pgSchema.connection, pgSchema.schema), cleanup: pgSchema.drop };
 });
 
 test('SECONDREADER_ADMIN_PASSWORD: admin gets it with no forced change; a weak one stops the start', async () => {
