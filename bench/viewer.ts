@@ -81,8 +81,15 @@ async function main(): Promise<void> {
       await page.click('button[type=submit]');
       await page.waitForSelector('[data-testid=worklist-row]');
       // First image: navigation to the study until the canvas shows it (polled every animation frame in the page).
-      const firstImageMs = await page.evaluate<number>(`new Promise((resolve) => {
+      await page.evaluate('performance.clearMarks(); performance.clearResourceTimings()');
+      const first = await page.evaluate<{ ms: number; marks: Record<string, number>; requests: { name: string; start: number; end: number }[] }>(`new Promise((resolve) => {
         const t0 = performance.now();
+        const done = (ms) => resolve({
+          ms,
+          marks: Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('sr:')).map((m) => [m.name.slice(3), Math.round(m.startTime - t0)])),
+          requests: performance.getEntriesByType('resource').filter((r) => r.startTime >= t0 && r.startTime - t0 < ms)
+            .map((r) => ({ name: r.name.replace(location.origin, '').replace(/[0-9.]{20,}/g, '…').slice(0, 90), start: Math.round(r.startTime - t0), end: Math.round(r.responseEnd - t0) })),
+        });
         location.hash = '#/study/${written.StudyInstanceUID}';
         const poll = () => {
           const c = document.querySelector('[data-testid=vp-main] canvas');
@@ -90,12 +97,13 @@ async function main(): Promise<void> {
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let s = 0, s2 = 0, n = 0;
             for (let i = 0; i < d.length; i += 64) { s += d[i]; s2 += d[i] * d[i]; n++; }
-            if (s2 / n - (s / n) ** 2 > 50) return resolve(performance.now() - t0);
+            if (s2 / n - (s / n) ** 2 > 50) return done(performance.now() - t0);
           }
           requestAnimationFrame(poll);
         };
         poll();
       })`);
+      const firstImageMs = first.ms;
       await page.waitForSelector('body[data-viewer-ready=true]', { state: 'attached' });
       // Scroll: every slice in turn, each awaited (load + decode + render), as a radiologist paging through.
       const scrollMs = await page.evaluate<number>(`(async () => {
@@ -127,10 +135,12 @@ async function main(): Promise<void> {
       const mprMs = Date.now() - t0;
       await mkdir(join(ROOT, 'bench-out'), { recursive: true });
       await page.screenshot({ path: join(ROOT, 'bench-out', 'viewer-mpr.png') });
-      const out = { slices, firstImageMs: Math.round(firstImageMs), scrollAllMs: Math.round(scrollMs), scrollPerSliceMs: Math.round((scrollMs / slices) * 10) / 10, rescrollCachedMs: Math.round(rescrollMs), mprReadyMs: mprMs };
+      const out = { slices, firstImageMs: Math.round(firstImageMs), firstImageTimeline: first.marks, firstImageRequests: first.requests.slice(0, 12), scrollAllMs: Math.round(scrollMs), scrollPerSliceMs: Math.round((scrollMs / slices) * 10) / 10, rescrollCachedMs: Math.round(rescrollMs), mprReadyMs: mprMs };
       await writeFile(join(ROOT, 'bench-out', 'viewer.json'), JSON.stringify(out, null, 2) + '\n');
       process.stdout.write(`viewer, ${slices}-slice 512×512 CT, headless chromium (SwiftShader), localhost\n`);
       process.stdout.write(`  first image (cold):         ${out.firstImageMs} ms\n`);
+      process.stdout.write(`    timeline (ms after navigation): ${Object.entries(first.marks).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+      for (const r of first.requests.slice(0, 8)) process.stdout.write(`    ${String(r.start).padStart(5)}–${String(r.end).padEnd(5)} ${r.name}\n`);
       process.stdout.write(`  scroll all slices:          ${out.scrollAllMs} ms (${out.scrollPerSliceMs} ms/slice)\n`);
       process.stdout.write(`  scroll back (cached):       ${out.rescrollCachedMs} ms\n`);
       process.stdout.write(`  MPR (3 views) ready:        ${out.mprReadyMs} ms\n`);

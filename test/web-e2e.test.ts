@@ -3,7 +3,9 @@
  * analysis of a synthetic head CT with a subdural bleed, plus a routine study), Debian chromium driven by
  * playwright-core. Signs in, checks the worklist order (critical first), opens the study, checks that the CT
  * image is really drawn (pixel variance of the viewport canvas) and that the AI overlay is on the finding's
- * slice (overlay-colour pixels), rejects then accepts the finding, signs the report. Screenshots go to
+ * slice (overlay-colour pixels), rejects it with the R key, accepts it, edits it (type + measurement → the report
+ * shows the edit), saves a length measurement drawn with the length tool, signs the report; the worklist's live
+ * updates (Server-Sent Events, cookie session) must be connected. Screenshots go to
  * test-artifacts/web-e2e/ (gitignored). Skipped, with a reason, when /usr/bin/chromium is missing.
  */
 import { strict as assert } from 'node:assert';
@@ -23,6 +25,8 @@ import { DEFAULT_CONFIG } from '../src/server/config.ts';
 import { startServer } from '../src/server/runtime.ts';
 import type { RunningServer } from '../src/server/runtime.ts';
 import { waitFor, writeTinyCtSeries } from '../src/server/test-fixtures.ts';
+import { writeCtSeries } from '../src/dicom/index.ts';
+import { createVolume } from '../src/imaging/index.ts';
 import { writeHeadPhantomCase } from '../eval/phantoms/head.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -66,6 +70,11 @@ describe('web app end to end', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
   let server: RunningServer | undefined;
   let context: BrowserContext | undefined;
   let criticalStudy = '';
+  const firstPage = (): Page => {
+    const p = context?.pages()[0];
+    if (!p) throw new Error('no page');
+    return p;
+  };
   let routineStudy = '';
 
   before(async () => {
@@ -119,6 +128,8 @@ describe('web app end to end', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     assert.equal(await rows.nth(0).getAttribute('data-critical'), 'true');
     assert.equal(await rows.nth(1).getAttribute('data-study'), routineStudy);
     assert.equal(await rows.nth(1).getAttribute('data-critical'), 'false');
+    // Live updates: the EventSource (session cookie) is open, not the polling fallback.
+    await page.waitForSelector('[data-testid=live-state].live', { timeout: 15_000 });
     await page.screenshot({ path: join(ARTIFACTS, '1-worklist.png') });
 
     // Viewer: the CT slice is drawn (not a blank canvas).
@@ -149,13 +160,42 @@ describe('web app end to end', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     await waitFor('overlay hidden', async () => ((await canvasStats(page, '[data-testid=vp-main-overlay]')).magenta === 0 ? true : undefined), 5_000, { intervalMs: 100 });
     await page.click('[data-testid=toggle-overlay]');
 
-    // Reject, then change the mind and accept: both are stored; the report shows the accepted finding.
-    await page.click(`[data-testid=reject-${findingId}]`);
+    // Reject with the keyboard (R on the selected finding), then change the mind and accept: both are stored.
+    await page.keyboard.press('r');
     await page.waitForSelector(`[data-testid=finding-${findingId}][data-decision=reject]`, { timeout: 10_000 });
     await page.click(`[data-testid=accept-${findingId}]`);
     await page.waitForSelector(`[data-testid=finding-${findingId}][data-decision=accept]`, { timeout: 10_000 });
     const others = await page.locator('[data-testid^=reject-]').all();
     for (const b of others.slice(1)) await b.click();
+
+    // Edit: change the type and a measurement; the finding and the report draft show the edited values.
+    await page.click(`[data-testid=edit-${findingId}]`);
+    await page.fill('[data-testid=edit-kind]', 'subdural-edited');
+    const measInput = page.locator('[data-testid^=edit-m-]').first();
+    const measKey = ((await measInput.getAttribute('data-testid')) ?? '').replace('edit-m-', '');
+    assert.ok(measKey, 'the finding has a measurement to edit');
+    await measInput.fill('42.5');
+    await page.click('[data-testid=edit-save]');
+    await page.waitForSelector(`[data-testid=finding-${findingId}][data-decision=edit]`, { timeout: 10_000 });
+    const reportItem = await waitFor('the edit in the report draft', async () => {
+      const txt = (await page.textContent(`[data-testid=report-${findingId}]`).catch(() => null)) ?? '';
+      return txt.includes('subdural-edited') && txt.includes(`${measKey} 42.5`) ? txt : undefined;
+    }, 10_000, { intervalMs: 200 });
+    assert.match(reportItem, /subdural-edited/);
+
+    // A length drawn with the length tool (L) is saved with the review and listed in the report.
+    await page.keyboard.press('l');
+    const box = await page.locator('[data-testid=vp-main]').boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + box.width * 0.35, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 8 });
+    await page.mouse.move(box.x + box.width * 0.65, box.y + box.height * 0.5, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForSelector('[data-testid=report-measurement]', { timeout: 10_000 });
+    assert.match((await page.textContent('[data-testid=report-measurement]')) ?? '', /\d+\.\d mm .*dr\.e2e/);
+    await page.keyboard.press('l');
+    await page.screenshot({ path: join(ARTIFACTS, '2b-edited-measured.png') });
 
     await page.fill('[data-testid=impression]', 'Acute right subdural haematoma (AI-assisted, confirmed).');
     await page.waitForSelector('[data-testid=sign]:not([disabled])', { timeout: 10_000 });
@@ -172,11 +212,13 @@ describe('web app end to end', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     await writeFile(join(ARTIFACTS, '4-report.pdf'), pdfBytes);
     assert.ok(pdfBytes.includes('Skia/PDF'), 'the signed PDF is the clinical report printed by chromium (src/report), not the text fallback');
     const bundle = (await (await page.request.get(`${server.httpUrl}/api/v1/review/studies/${criticalStudy}`)).json()) as {
-      report: { status: string; signedBy: string }; decisions: { findingId: string; decision: string; username: string; resultId: string }[];
+      report: { status: string; signedBy: string; measurements: { lengthMm: number }[] }; decisions: { findingId: string; decision: string; username: string; resultId: string }[];
     };
     assert.equal(bundle.report.status, 'signed');
+    assert.equal(bundle.report.measurements.length, 1);
+    assert.ok((bundle.report.measurements[0]?.lengthMm ?? 0) > 1, 'the measured length is a real distance in mm');
     const mine = bundle.decisions.find((d) => d.findingId === findingId);
-    assert.deepEqual([mine?.decision, mine?.username], ['accept', 'dr.e2e']);
+    assert.deepEqual([mine?.decision, mine?.username], ['edit', 'dr.e2e']);
     const locked = await page.request.post(`${server.httpUrl}/api/v1/review/decisions`, { data: { resultId: mine?.resultId, findingId, decision: 'reject' } });
     assert.equal(locked.status(), 409, 'a signed report locks the review');
 
@@ -193,5 +235,59 @@ describe('web app end to end', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     await page.waitForSelector('text=被拒绝发现统计', { timeout: 5_000 });
     await page.screenshot({ path: join(ARTIFACTS, '5-admin-stats-zh.png') });
     assert.deepEqual(errors, []);
+  });
+
+  test('prior comparison: paired findings with their follow-up status, the prior viewport jumps to the prior position, linked by registration', { timeout: 60_000 }, async () => {
+    assert.ok(server && context);
+    // A current and a prior chest CT of one patient (20 slices 5 mm apart, z = 0..95) and a chest follow-up result whose
+    // registration maps current → prior LPS by +30 mm in z (docs/followup.md): n1 grew (current z 30, found on the
+    // prior at z 70 — 10 mm from where the registration maps it, as a residual would put it), p2 resolved (seen on the
+    // prior at z 45, carried to current z 15).
+    const ct = (seed: string, date: string) => {
+      const data = new Int16Array(32 * 32 * 20).map((_, i) => ((i * 7919) % 200) - 100);
+      return writeCtSeries(createVolume(data, { dims: [32, 32, 20], spacing: [2, 2, 5], origin: [-32, -32, 0] }), {
+        outDir: join(dir, 'in', seed), uidSeed: `web-e2e-followup/${seed}`, patient: { PatientName: 'Follow^Up', PatientID: 'P-FOLLOWUP' },
+        study: { StudyDescription: `chest ${seed}`, AccessionNumber: `FU-${seed}`, StudyDate: date }, series: { SeriesDescription: seed, BodyPartExamined: 'CHEST' },
+      });
+    };
+    const priorCt = await ct('prior', '20250101');
+    const currentCt = await ct('current', '20260101');
+    await ingestFolder(server.archive, [join(dir, 'in', 'prior'), join(dir, 'in', 'current')], { origin: { via: 'import', sourceAe: 'E2E' } });
+    const matrix = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 30, 0, 0, 0, 1];
+    await server.archive.putResult({
+      analysisId: 'chest-ct-nodules', analysisVersion: '9.9.9-e2e', studyInstanceUid: currentCt.StudyInstanceUID, seriesInstanceUid: currentCt.SeriesInstanceUID, status: 'ok',
+      document: {
+        findings: [
+          { id: 'n1', kind: 'lung-nodule', centerMm: [0, 0, 30], probability: 0.8, volumeMm3: 300, status: 'grown', priorFindingId: 'p1', priorCenterMm: [0, 0, 70], priorVolumeMm3: 150, vdtDays: 365 },
+          { id: 'resolved-p2', kind: 'lung-nodule', centerMm: [4, 4, 15], probability: 0, status: 'resolved', priorFindingId: 'p2', priorCenterMm: [4, 4, 45], priorVolumeMm3: 90 },
+        ],
+        measurements: { followUp: { compared: true, prior: { studyInstanceUid: priorCt.StudyInstanceUID, seriesInstanceUid: priorCt.SeriesInstanceUID }, registration: { matrix } } },
+      },
+    });
+    await firstPage().goto(`${server.httpUrl}/#/study/${currentCt.StudyInstanceUID}`);
+    const p = firstPage();
+    await p.waitForSelector('body[data-viewer-ready=true]', { state: 'attached', timeout: 30_000 });
+    assert.equal(await p.getAttribute('[data-testid=pair-n1]', 'data-status'), 'grown');
+    assert.equal(await p.getAttribute('[data-testid=pair-resolved-p2]', 'data-status'), 'resolved');
+    assert.match((await p.textContent('[data-testid=pair-n1]')) ?? '', /150 mm³.*365/);
+    const index = (id: string) => p.evaluate<number>(`window.srEngine.getViewport(${JSON.stringify(id)})?.getCurrentImageIdIndex() ?? -1`);
+
+    // Clicking the paired finding opens the prior the follow-up compared with and puts it at the prior position
+    // (z 70 = slice 14; linked scrolling alone would say slice 12).
+    await p.click('[data-testid=finding-n1] .ftitle');
+    await waitFor('the prior viewport at the prior position', async () => ((await index('vp-prior')) === 14 ? true : undefined), 20_000, { intervalMs: 200 });
+    assert.equal(await index('vp-main'), 6);
+    // Linked scrolling follows the registration (+30 mm = +6 slices), not the slice position.
+    await p.keyboard.press('ArrowDown');
+    await waitFor('linked scrolling by registration', async () => ((await index('vp-main')) === 7 && (await index('vp-prior')) === 13 ? true : undefined), 10_000, { intervalMs: 100 });
+    // The resolved nodule: current view at its carried position (z 15 = slice 3), the prior where it was seen (z 45 = slice 9).
+    await p.click('[data-testid=finding-resolved-p2] .ftitle');
+    await waitFor('the resolved nodule at its prior position', async () => ((await index('vp-main')) === 3 && (await index('vp-prior')) === 9 ? true : undefined), 10_000, { intervalMs: 100 });
+    // Back to the paired one with the prior already open: the jump wins over linked scrolling.
+    await p.click('[data-testid=finding-n1] .ftitle');
+    await waitFor('the paired nodule at its prior position again', async () => ((await index('vp-main')) === 6 && (await index('vp-prior')) === 14 ? true : undefined), 10_000, { intervalMs: 100 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await index('vp-prior'), 14, 'linked scrolling did not pull the prior back');
+    await p.screenshot({ path: join(ARTIFACTS, '6-prior-comparison.png') });
   });
 });

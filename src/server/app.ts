@@ -13,6 +13,7 @@ import { installAuth } from './auth/hook.ts';
 import { registerAuditHook } from './audit/hook.ts';
 import { OPENAPI_PATH, openApiDocument } from './openapi.ts';
 import { registerWebApp } from './web-static.ts';
+import { dbOf, endReviewStreams } from './review/index.ts';
 import { registerHardening } from './hardening.ts';
 import type { HardeningOptions } from './hardening.ts';
 import { API_PREFIX, ROUTES } from './routes.ts';
@@ -88,5 +89,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(async (scope) => mount(scope), { prefix: '/dicom-web' });
   }
   if (options.webRoot !== false) await registerWebApp(app, { root: options.webRoot, log });
+  // Server-Sent Event streams (review/events.ts) never go idle: end them so that close() does not wait on browsers.
+  app.addHook('preClose', async () => endReviewStreams(dbOf(options.archive)));
   return app;
 }

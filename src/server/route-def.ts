@@ -7,6 +7,7 @@ import type { Logger } from '../core/index.ts';
 import type { Archive } from '../archive/index.ts';
 import type { AnalysisRegistry } from '../engine/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
+import type { AuditSink } from './audit/types.ts';
 import type { RouteAccess } from './auth/context.ts';
 import type { AuthService } from './auth/service.ts';
 import type { JsonSchema } from './schemas.ts';
@@ -20,6 +21,8 @@ export interface ApiDeps {
   readonly log: Logger;
   /** Users and sessions (src/server/auth): the auth routes use it; the enforcement hook in createApp too. */
   readonly auth: AuthService;
+  /** The audit trail, for routes that record their own clinical acts (review decisions, sign-off); createApp's `audit`. */
+  readonly audit?: AuditSink | undefined;
   /** For /health: what this process serves besides HTTP. */
   readonly dicom?: { readonly aeTitle: string; readonly port: number } | undefined;
 }

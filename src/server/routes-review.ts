@@ -13,8 +13,10 @@ import { API_PREFIX, obj, params, query } from './route-def.ts';
 import type { ApiDeps, RouteDef } from './route-def.ts';
 import { errors, UID } from './schemas.ts';
 import type { JsonSchema } from './schemas.ts';
-import { buildDraft, DECISIONS, findingsOf, reviewStoreOf, signedReportPdf, statusOf, triageOf } from './review/index.ts';
-import type { AiStatus, Decision, FindingEdit, ReportDraft } from './review/index.ts';
+import { NO_AUDIT } from './audit/types.ts';
+import type { AuditEvent } from './audit/types.ts';
+import { buildDraft, dbOf, DECISIONS, findingsOf, reviewEventHub, reviewStoreOf, signedReportPdf, sseFrame, statusOf, triageOf, worklistPage } from './review/index.ts';
+import type { AiStatus, Decision, FindingEdit, ReportDraft, ReviewEvent } from './review/index.ts';
 
 const ANY_OBJECT: JsonSchema = { type: 'object', additionalProperties: true };
 const STUDY_PARAM = obj({ uid: UID }, ['uid']);
@@ -48,11 +50,22 @@ function resultView(r: ResultRecord): Record<string, unknown> {
 
 async function draftOf(d: ApiDeps, uid: string): Promise<ReportDraft> {
   const store = await reviewStoreOf(d.archive);
-  const [study, results, decisions, report] = await Promise.all([
-    studyRow(d.archive, uid), d.archive.listResults({ studyInstanceUid: uid }), store.listDecisions(uid), store.getReport(uid),
+  const [study, results, decisions, report, measurements] = await Promise.all([
+    studyRow(d.archive, uid), d.archive.listResults({ studyInstanceUid: uid }), store.listDecisions(uid), store.getReport(uid), store.listMeasurements(uid),
   ]);
   if (!study) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
-  return buildDraft({ study, studyInstanceUid: uid, results, decisions, report });
+  return buildDraft({ study, studyInstanceUid: uid, results, decisions, report, measurements });
+}
+
+/** The clinical acts (decisions, impression edits, measurements, sign-off) in the audit trail, with their own actions. */
+async function auditAct(d: ApiDeps, req: FastifyRequest, user: AuthUser, e: Pick<AuditEvent, 'action' | 'studyInstanceUid' | 'patientId' | 'details'> & { object: string }): Promise<void> {
+  await (d.audit ?? NO_AUDIT).record({ outcome: 'success', actor: user.username, actorRole: user.role, source: req.ip, ...e });
+}
+
+/** Tells this process's open event streams at once (other processes see it through the hub's database watch). */
+async function publish(d: ApiDeps, ev: ReviewEvent): Promise<void> {
+  const db = dbOf(d.archive);
+  if (db) reviewEventHub(db, d.queue, d.log).publish(ev);
 }
 
 function text(row: QueryRow, k: string): string {
@@ -79,38 +92,11 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
     handler: (d) => async (req) => {
       signedIn(req);
       const q = query<{ q?: string; status?: AiStatus; critical?: boolean; report?: 'none' | 'draft' | 'signed'; limit: number; offset: number }>(req);
-      const store = await reviewStoreOf(d.archive);
-      // The newest 5,000 studies; the filters below run on them (an archive beyond that needs QIDO paging).
-      const studies = await d.archive.query({ level: 'STUDY', match: {}, limit: 5000 });
-      const jobs = await d.queue.list({ limit: 1000 });
-      const jobsByStudy = new Map<string, typeof jobs>();
-      for (const j of jobs) jobsByStudy.set(j.studyInstanceUid, [...(jobsByStudy.get(j.studyInstanceUid) ?? []), j]);
-      const needle = q.q?.trim().toUpperCase() ?? '';
-      const matching = needle
-        ? studies.filter((s) => ['PatientName', 'PatientID', 'AccessionNumber', 'StudyDescription'].some((k) => text(s, k).toUpperCase().includes(needle)))
-        : studies;
-      const reports = await store.reportStatuses(matching.map((s) => text(s, 'StudyInstanceUID')));
-      const rows = await Promise.all(matching.map(async (s) => {
-        const uid = text(s, 'StudyInstanceUID');
-        const results = await d.archive.listResults({ studyInstanceUid: uid });
-        const ai = statusOf(jobsByStudy.get(uid) ?? [], results);
-        const triage = triageOf(results);
-        return {
-          studyInstanceUid: uid, patientName: text(s, 'PatientName'), patientId: text(s, 'PatientID'), studyDate: text(s, 'StudyDate'), studyTime: text(s, 'StudyTime'),
-          accessionNumber: text(s, 'AccessionNumber'), studyDescription: text(s, 'StudyDescription'), modalities: text(s, 'ModalitiesInStudy'),
-          ai, triage, findings: results.reduce((a, r) => a + (r.status === 'ok' ? findingsOf(r).length : 0), 0),
-          analyses: [...new Set(results.map((r) => r.analysisId))],
-          report: reports.get(uid) ?? 'none',
-        };
-      }));
-      const filtered = rows.filter((r) => (q.status === undefined || r.ai.status === q.status)
-        && (q.critical === undefined || r.triage.critical === q.critical) && (q.report === undefined || r.report === q.report));
-      // Critical first; then unsigned before signed; then the newest study.
-      filtered.sort((a, b) => Number(b.triage.critical) - Number(a.triage.critical)
-        || Number(a.report === 'signed') - Number(b.report === 'signed')
-        || `${b.studyDate}${b.studyTime}`.localeCompare(`${a.studyDate}${a.studyTime}`)
-        || a.studyInstanceUid.localeCompare(b.studyInstanceUid));
-      return { items: filtered.slice(q.offset, q.offset + q.limit), total: filtered.length, limit: q.limit, offset: q.offset };
+      await reviewStoreOf(d.archive);
+      const db = dbOf(d.archive);
+      if (!db) throw new SrError('ARCHIVE_UNAVAILABLE', 'this archive has no SQL index database for the worklist');
+      // Filtering, ordering and paging in SQL (review/worklist.ts): a bounded number of queries for any archive size.
+      return await worklistPage(db, d.queue, q);
     },
   },
   {
@@ -124,8 +110,9 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
       const store = await reviewStoreOf(d.archive);
       const study = await studyRow(d.archive, uid);
       if (!study) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
-      const [series, results, decisions, report] = await Promise.all([
+      const [series, results, decisions, report, measurements] = await Promise.all([
         d.archive.listSeries({ studyInstanceUid: uid }), d.archive.listResults({ studyInstanceUid: uid }), store.listDecisions(uid), store.getReport(uid),
+        store.listMeasurements(uid),
       ]);
       const jobs = (await Promise.all(series.map((s) => d.queue.list({ seriesInstanceUid: s.seriesInstanceUid, limit: 50 })))).flat()
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -137,9 +124,9 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
           .sort((a, b) => b.studyDate.localeCompare(a.studyDate))
         : [];
       return {
-        study, series, results: results.map(resultView), decisions,
+        study, series, results: results.map(resultView), decisions, measurements,
         ai: statusOf(jobs, results), triage: triageOf(results),
-        report: buildDraft({ study, studyInstanceUid: uid, results, decisions, report }), priors,
+        report: buildDraft({ study, studyInstanceUid: uid, results, decisions, report, measurements }), priors,
       };
     },
   },
@@ -176,6 +163,12 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
         ...(b.edit ? { edit: b.edit } : {}), site: series?.sourceAe ?? 'local', user: { id: user.id, username: user.username, role: user.role },
       });
       d.log.info('review decision', { study: r.studyInstanceUid, result: r.id, finding: b.findingId, decision: b.decision, user: user.username });
+      const study = await studyRow(d.archive, r.studyInstanceUid);
+      await auditAct(d, req, user, {
+        action: 'review', object: `finding:${r.id}/${b.findingId}`, studyInstanceUid: r.studyInstanceUid, patientId: study ? text(study, 'PatientID') || null : null,
+        details: { resultId: r.id, analysisId: r.analysisId, findingId: b.findingId, decision: b.decision, ...(b.edit ? { edit: b.edit } : {}) },
+      });
+      await publish(d, { type: 'review', studyInstanceUid: r.studyInstanceUid });
       return rec;
     },
   },
@@ -187,9 +180,16 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
     handler: (d) => async (req) => {
       const user = radiologist(req, 'write the report');
       const { uid } = params<{ uid: string }>(req);
-      if (!(await studyRow(d.archive, uid))) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
+      const study = await studyRow(d.archive, uid);
+      if (!study) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
       const store = await reviewStoreOf(d.archive);
-      await store.saveImpression(uid, (req.body as { impression: string }).impression, user.username);
+      const impression = (req.body as { impression: string }).impression;
+      await store.saveImpression(uid, impression, user.username);
+      await auditAct(d, req, user, {
+        action: 'review', object: `report:${uid}`, studyInstanceUid: uid, patientId: text(study, 'PatientID') || null,
+        details: { what: 'impression', length: impression.length },
+      });
+      await publish(d, { type: 'report', studyInstanceUid: uid, status: 'draft' });
       return await draftOf(d, uid);
     },
   },
@@ -202,11 +202,11 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
       const user = radiologist(req, 'sign a report');
       const { uid } = params<{ uid: string }>(req);
       const store = await reviewStoreOf(d.archive);
-      const [study, results, decisions, report] = await Promise.all([
-        studyRow(d.archive, uid), d.archive.listResults({ studyInstanceUid: uid }), store.listDecisions(uid), store.getReport(uid),
+      const [study, results, decisions, report, measurements] = await Promise.all([
+        studyRow(d.archive, uid), d.archive.listResults({ studyInstanceUid: uid }), store.listDecisions(uid), store.getReport(uid), store.listMeasurements(uid),
       ]);
       if (!study) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
-      const draft = buildDraft({ study, studyInstanceUid: uid, results, decisions, report });
+      const draft = buildDraft({ study, studyInstanceUid: uid, results, decisions, report, measurements });
       if (draft.status === 'signed') throw new SrError('REVIEW_LOCKED', `the report of study ${uid} is already signed`, { details: { signedBy: draft.signedBy, signedAt: draft.signedAt } });
       if (draft.undecided.length > 0) {
         throw new SrError('REVIEW_INCOMPLETE', `${draft.undecided.length} AI finding(s) have no decision`, { details: { undecided: draft.undecided.map((f) => ({ resultId: f.resultId, findingId: f.findingId })) } });
@@ -218,6 +218,11 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
       await d.archive.blobs.put(key, { bytes: pdf });
       await store.sign(uid, frozen.signedBy ?? user.username, { report: frozen, pdfBlobKey: key }, at);
       d.log.info('report signed', { study: uid, user: user.username, pdf: renderer });
+      await auditAct(d, req, user, {
+        action: 'sign-off', object: `report:${uid}`, studyInstanceUid: uid, patientId: text(study, 'PatientID') || null,
+        details: { signedAt: at.toISOString(), pdfBlobKey: key, renderer, accepted: frozen.accepted.length, rejected: frozen.rejected.length, measurements: frozen.measurements.length },
+      });
+      await publish(d, { type: 'report', studyInstanceUid: uid, status: 'signed' });
       return await draftOf(d, uid);
     },
   },
@@ -235,6 +240,84 @@ export const REVIEW_ROUTES: readonly RouteDef[] = [
       const bytes = await d.archive.blobs.get(rep.pdfBlobKey);
       return reply.type('application/pdf').header('content-disposition', `inline; filename="report-${uid.replace(/[^\w.-]/g, '_')}.pdf"`)
         .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+  },
+  {
+    method: 'POST', url: '/review/studies/:uid/measurements', operationId: 'reviewAddMeasurement', tag: 'review',
+    summary: 'Save a length measurement drawn in the viewer (two world points in mm and their distance), with the radiologist and the time; listed in the report. 409 REVIEW_LOCKED once signed.',
+    access: { roles: ['radiologist'], patientData: true },
+    schema: {
+      params: STUDY_PARAM,
+      body: obj({
+        seriesInstanceUid: UID,
+        lengthMm: { type: 'number', minimum: 0, maximum: 10000 },
+        points: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number' } } },
+        label: { type: 'string', maxLength: 200 },
+      }, ['lengthMm', 'points']),
+      response: { 200: ANY_OBJECT, ...errors(400, 401, 403, 404, 409) },
+    },
+    handler: (d) => async (req) => {
+      const user = radiologist(req, 'measure for the report');
+      const { uid } = params<{ uid: string }>(req);
+      const study = await studyRow(d.archive, uid);
+      if (!study) throw new SrError('NOT_FOUND', `study ${uid} is not in the archive`, { details: { studyInstanceUid: uid } });
+      const b = req.body as { seriesInstanceUid?: string; lengthMm: number; points: number[][]; label?: string };
+      const store = await reviewStoreOf(d.archive);
+      const m = await store.addMeasurement({ studyInstanceUid: uid, seriesInstanceUid: b.seriesInstanceUid, lengthMm: b.lengthMm, points: b.points, label: b.label, user });
+      await auditAct(d, req, user, {
+        action: 'review', object: `measurement:${m.id}`, studyInstanceUid: uid, patientId: text(study, 'PatientID') || null,
+        details: { what: 'measurement', lengthMm: m.lengthMm },
+      });
+      await publish(d, { type: 'review', studyInstanceUid: uid });
+      return { measurement: m, report: await draftOf(d, uid) };
+    },
+  },
+  {
+    method: 'POST', url: '/review/studies/:uid/measurements/:id/delete', operationId: 'reviewDeleteMeasurement', tag: 'review',
+    summary: 'Remove one of the study\'s saved measurements. 409 REVIEW_LOCKED once signed.',
+    access: { roles: ['radiologist'], patientData: true },
+    schema: { params: obj({ uid: UID, id: { type: 'string', minLength: 1, maxLength: 64 } }, ['uid', 'id']), response: { 200: ANY_OBJECT, ...errors(400, 401, 403, 404, 409) } },
+    handler: (d) => async (req) => {
+      const user = radiologist(req, 'remove a measurement');
+      const { uid, id } = params<{ uid: string; id: string }>(req);
+      const store = await reviewStoreOf(d.archive);
+      if (!(await store.deleteMeasurement(uid, id))) throw new SrError('NOT_FOUND', `study ${uid} has no measurement ${id}`, { details: { studyInstanceUid: uid, id } });
+      await auditAct(d, req, user, { action: 'review', object: `measurement:${id}`, studyInstanceUid: uid, details: { what: 'measurement-removed' } });
+      return await draftOf(d, uid);
+    },
+  },
+  {
+    method: 'GET', url: '/review/events', operationId: 'reviewEvents', tag: 'review',
+    summary: 'Live updates as Server-Sent Events (text/event-stream): job state/progress (`job`), new studies (`studies`), results (`results`), report drafts and sign-offs (`report`), decisions (`review`). The web app falls back to polling when the stream fails.',
+    access: { roles: ['radiologist', 'technologist'] },
+    schema: { response: errors(401, 403, 406) },
+    produces: { 'text/event-stream': { type: 'string' } },
+    handler: (d) => async (req, reply) => {
+      signedIn(req);
+      // An open-ended stream only for a client that asked for one (EventSource sends Accept: text/event-stream,
+      // WHATWG HTML "Server-sent events"); anything else (HEAD, a plain fetch) gets 406 instead of a hanging response.
+      if (req.method !== 'GET' || !String(req.headers.accept ?? '').includes('text/event-stream')) {
+        throw new SrError('HTTP_NOT_ACCEPTABLE', 'this route streams text/event-stream; send Accept: text/event-stream (EventSource does)');
+      }
+      await reviewStoreOf(d.archive);
+      const db = dbOf(d.archive);
+      if (!db) throw new SrError('ARCHIVE_UNAVAILABLE', 'this archive has no SQL index database to watch');
+      const hub = reviewEventHub(db, d.queue, d.log);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff' });
+      // The browser reconnects after 3 s when the stream drops (EventSource); the app polls meanwhile.
+      res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ pollMs: 1000 })}\n\n`);
+      const untrack = hub.track(res);
+      const unsubscribe = hub.subscribe((ev) => res.write(sseFrame(ev)));
+      // A comment line every 15 s keeps proxies from closing an idle stream.
+      const ping = setInterval(() => res.write(': ping\n\n'), 15000);
+      ping.unref();
+      res.on('close', () => {
+        clearInterval(ping);
+        unsubscribe();
+        untrack();
+      });
     },
   },
   {

@@ -38,8 +38,22 @@ export function ReportPanel(props: { studyUid: string; report: ReportDraft; t: (
   return (
     <section className={`report ${signed ? 'signed' : 'draft'}`} data-testid="report" data-status={r.status}>
       <h3>{t('report')} {signed ? <span className="ok">{t('signed')}</span> : <span className="warn">{t('draftBanner')}</span>}</h3>
-      <ol className="accepted">{r.accepted.map((f) => <li key={`${f.resultId}|${f.findingId}`}>{f.kind} ({f.findingId}){f.decision === 'edit' ? ` — ${t('edited')}` : ''}</li>)}</ol>
+      <ol className="accepted">{r.accepted.map((f) => (
+        <li key={`${f.resultId}|${f.findingId}`} data-testid={`report-${f.findingId}`}>{f.kind} ({f.findingId}){f.decision === 'edit' ? ` — ${t('edited')}` : ''}
+          <small className="muted"> {Object.entries(f.measurements).filter(([, v]) => typeof v === 'number').slice(0, 4).map(([k, v]) => `${k} ${Number(Number(v).toFixed(2))}`).join(' · ')}</small>
+        </li>
+      ))}</ol>
       {r.rejected.length > 0 && <p className="muted">{t('rejected')}: {r.rejected.map((f) => f.findingId).join(', ')}</p>}
+      {r.measurements.length > 0 && (
+        <div className="measurements" data-testid="report-measurements">
+          <b>{t('measurements')}</b>
+          <ul>{r.measurements.map((m) => (
+            <li key={m.id} data-testid="report-measurement">{m.label ? `${m.label}: ` : ''}{m.lengthMm.toFixed(1)} mm <small className="muted">{t('by')} {m.username} · {m.createdAt.slice(0, 16).replace('T', ' ')}</small>
+              {!signed && props.canSign && <button className="link" onClick={() => void run(() => post(`/review/studies/${props.studyUid}/measurements/${m.id}/delete`))}>{t('remove')}</button>}
+            </li>
+          ))}</ul>
+        </div>
+      )}
       <label>{t('impression')}
         <textarea data-testid="impression" value={text} readOnly={signed || !props.canSign} rows={5} onChange={(e) => setText(e.target.value)} placeholder={r.suggestedImpression} />
       </label>

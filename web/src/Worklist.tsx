@@ -2,8 +2,9 @@ import { useCallback, useEffect, useState } from 'react';
 import { api } from './api.ts';
 import type { AiStatus, WorklistItem } from './api.ts';
 import type { Key } from './i18n.ts';
+import { useLiveUpdates, useThrottled } from './live.ts';
 
-/** Studies, critical first; refreshed every 3 s (AI status and progress change while the radiologist reads). */
+/** Studies, critical first; refreshed on live updates (Server-Sent Events; a 3 s poll while the stream is down). */
 export function Worklist(props: { t: (k: Key) => string; onOpen: (uid: string) => void }) {
   const { t } = props;
   const [items, setItems] = useState<WorklistItem[]>([]);
@@ -24,11 +25,9 @@ export function Worklist(props: { t: (k: Key) => string; onOpen: (uid: string) =
       setError(e instanceof Error ? e.message : String(e));
     }
   }, [q, critical, status]);
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), 3000);
-    return () => clearInterval(timer);
-  }, [load]);
+  useEffect(() => void load(), [load]);
+  const reload = useThrottled(() => void load(), 300);
+  const live = useLiveUpdates(reload);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.target instanceof HTMLInputElement) return;
@@ -48,6 +47,7 @@ export function Worklist(props: { t: (k: Key) => string; onOpen: (uid: string) =
           <option value="">{t('allStatuses')}</option>
           {(['queued', 'running', 'done', 'failed', 'none'] as const).map((s) => <option key={s} value={s}>{t(s)}</option>)}
         </select>
+        <span className={`live ${live}`} data-testid="live-state" title={t(live === 'live' ? 'liveHint' : 'pollingHint')}>{t(live)}</span>
       </div>
       {error && <div className="error">{error}</div>}
       <table data-testid="worklist">

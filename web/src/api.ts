@@ -47,10 +47,14 @@ export interface DraftFinding {
   measurements: Record<string, unknown>; reasons: string[]; decision: 'accept' | 'reject' | 'edit' | null; decidedBy: string | null; decidedAt: string | null;
 }
 
+/** A length the radiologist measured (saved with the review; src/server/review/store.ts). */
+export interface Measurement { id: string; seriesInstanceUid: string | null; kind: 'length'; lengthMm: number; points: number[][]; label: string | null; username: string; createdAt: string }
+
 export interface ReportDraft {
   studyInstanceUid: string; status: 'draft' | 'signed'; impression: string; suggestedImpression: string;
   accepted: DraftFinding[]; rejected: DraftFinding[]; undecided: DraftFinding[]; signedBy: string | null; signedAt: string | null; disclaimer: string;
   analyses: { id: string; version: string }[];
+  measurements: Measurement[];
 }
 
 export interface Decision { resultId: string; findingId: string; decision: 'accept' | 'reject' | 'edit'; username: string; decidedAt: string; edit: { kind?: string; measurements?: Record<string, number> } | null }
@@ -62,6 +66,7 @@ export interface StudyBundle {
   series: SeriesRow[];
   results: ResultView[];
   decisions: Decision[];
+  measurements: Measurement[];
   report: ReportDraft;
   triage: { critical: boolean; reasons: string[] };
   ai: { status: AiStatus; progress: number | null };

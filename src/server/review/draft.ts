@@ -6,7 +6,7 @@
 import { ASSISTIVE_DISCLAIMER, GENERATOR } from '../../core/index.ts';
 import type { ResultRecord, QueryRow } from '../../archive/index.ts';
 import { findingsOf } from './triage.ts';
-import type { DecisionRecord, ReportRecord } from './store.ts';
+import type { DecisionRecord, MeasurementRecord, ReportRecord } from './store.ts';
 
 export interface DraftFinding {
   readonly resultId: string;
@@ -39,6 +39,8 @@ export interface ReportDraft {
   readonly rejected: readonly DraftFinding[];
   readonly undecided: readonly DraftFinding[];
   readonly analyses: readonly { readonly id: string; readonly version: string }[];
+  /** Length measurements the radiologist made in the viewer (who and when), in the order made. */
+  readonly measurements: readonly MeasurementRecord[];
   readonly signedBy: string | null;
   readonly signedAt: string | null;
   readonly disclaimer: string;
@@ -72,6 +74,7 @@ function describe(f: DraftFinding): string {
 
 export function buildDraft(o: {
   study: QueryRow | undefined; studyInstanceUid: string; results: readonly ResultRecord[]; decisions: readonly DecisionRecord[]; report: ReportRecord | undefined;
+  measurements?: readonly MeasurementRecord[] | undefined;
 }): ReportDraft {
   const byKey = new Map(o.decisions.map((d) => [`${d.resultId}|${d.findingId}`, d]));
   const all: DraftFinding[] = [];
@@ -107,6 +110,7 @@ export function buildDraft(o: {
     suggestedImpression: suggested,
     accepted, rejected: all.filter((f) => f.decision === 'reject'), undecided: all.filter((f) => f.decision === null),
     analyses,
+    measurements: o.measurements ?? [],
     signedBy: o.report?.signedBy ?? null, signedAt: o.report?.signedAt ?? null,
     disclaimer: `${ASSISTIVE_DISCLAIMER} Drafted by ${GENERATOR.name} ${GENERATOR.version}.`,
   };

@@ -14,10 +14,15 @@ export type { DraftFinding, ReportDraft } from './draft.ts';
 export { renderFallbackPdf, reportLines, signedReportPdf } from './pdf.ts';
 export { findingsOf, statusOf, triageOf } from './triage.ts';
 export type { AiStatus, StatusSummary, Triage } from './triage.ts';
+export { refreshTriage, worklistPage, WORKLIST_JOB_WINDOW } from './worklist.ts';
+export type { WorklistItem, WorklistPage, WorklistQuery } from './worklist.ts';
+export { endReviewStreams, EVENTS_POLL_MS, ReviewEventHub, reviewEventHub, sseFrame } from './events.ts';
+export type { ReviewEvent, ReviewListener } from './events.ts';
 
 const stores = new WeakMap<Archive, Promise<ReviewStore>>();
 
-function dbOf(archive: Archive): SqlDb | undefined {
+/** The archive's index database, when it has one (SQLite or PostgreSQL archives do). */
+export function dbOf(archive: Archive): SqlDb | undefined {
   const db = (archive as Archive & { db?: SqlDb }).db;
   return db && typeof db.tx === 'function' && typeof db.all === 'function' ? db : undefined;
 }

@@ -81,6 +81,8 @@ export function reportLines(d: ReportDraft): string[] {
     'Findings (AI-assisted, confirmed by the radiologist):',
     ...(d.accepted.length === 0 ? ['  none'] : d.accepted.map((f) => `  - ${f.kind} [${f.findingId}, ${f.analysisId} ${f.analysisVersion}]${f.decision === 'edit' ? ' (edited)' : ''}: ${Object.entries(f.measurements).filter(([, v]) => typeof v === 'number').slice(0, 6).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(', ')}`)),
     `AI findings rejected by the radiologist: ${d.rejected.length}`,
+    ...(d.measurements.length === 0 ? [] : ['Measurements by the radiologist:',
+      ...d.measurements.map((m) => `  - ${m.label ? `${m.label}: ` : ''}length ${m.lengthMm.toFixed(1)} mm (${m.username}, ${m.createdAt})`)]),
     '',
     'Impression:',
     ...(d.impression || d.suggestedImpression).split('\n').map((l) => `  ${l}`),

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { SrError } from '../../core/index.ts';
 import type { SqlDb, SqlExec, SqlRow } from '../../archive/db.ts';
+import { triageDdl } from './worklist.ts';
 
 export type Decision = 'accept' | 'reject' | 'edit';
 export const DECISIONS: readonly Decision[] = ['accept', 'reject', 'edit'];
@@ -56,6 +57,28 @@ export interface ReportRecord {
   readonly pdfBlobKey: string | null;
 }
 
+/** A length the radiologist measured: two world points (patient mm, LPS) and their distance. */
+export interface MeasurementInput {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid?: string | undefined;
+  readonly lengthMm: number;
+  readonly points: readonly (readonly number[])[];
+  readonly label?: string | undefined;
+  readonly user: { readonly id: string; readonly username: string };
+}
+
+export interface MeasurementRecord {
+  readonly id: string;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string | null;
+  readonly kind: 'length';
+  readonly lengthMm: number;
+  readonly points: readonly (readonly number[])[];
+  readonly label: string | null;
+  readonly username: string;
+  readonly createdAt: string;
+}
+
 export interface RejectionStat {
   readonly site: string;
   readonly analysisId: string;
@@ -87,6 +110,13 @@ function ddl(text: string): string[] {
       signed_report ${text}, pdf_blob_key ${text})`,
     `CREATE INDEX IF NOT EXISTS review_decisions_study ON review_decisions (study_uid)`,
     `CREATE INDEX IF NOT EXISTS review_decision_log_study ON review_decision_log (study_uid, decided_at)`,
+    // Length measurements the radiologist drew (viewer's length tool), kept with the review and listed in the report.
+    `CREATE TABLE IF NOT EXISTS review_measurements (
+      id ${text} PRIMARY KEY, study_uid ${text} NOT NULL, series_uid ${text}, kind ${text} NOT NULL,
+      length_mm ${text} NOT NULL, points ${text} NOT NULL, label ${text},
+      user_id ${text} NOT NULL, username ${text} NOT NULL, created_at ${text} NOT NULL)`,
+    `CREATE INDEX IF NOT EXISTS review_measurements_study ON review_measurements (study_uid, created_at)`,
+    ...triageDdl(text),
   ];
 }
 
@@ -151,6 +181,20 @@ export interface ReviewStore {
   /** Locks the study: REVIEW_LOCKED when it is already signed. `finish` builds the frozen report and its PDF key. */
   sign(studyUid: string, username: string, frozen: { report: unknown; pdfBlobKey: string | null }, now?: Date): Promise<ReportRecord>;
   rejectionStats(): Promise<RejectionStat[]>;
+  /** REVIEW_LOCKED once the report is signed. */
+  addMeasurement(input: MeasurementInput, now?: Date): Promise<MeasurementRecord>;
+  listMeasurements(studyUid: string): Promise<MeasurementRecord[]>;
+  /** Removes one of the study's measurements (REVIEW_LOCKED once signed); false when there was none with that id. */
+  deleteMeasurement(studyUid: string, id: string): Promise<boolean>;
+}
+
+function measurementFromRow(r: SqlRow): MeasurementRecord {
+  const pts = parseJson(r['points']);
+  return {
+    id: str(r, 'id'), studyInstanceUid: str(r, 'study_uid'), seriesInstanceUid: strOrNull(r, 'series_uid'), kind: 'length',
+    lengthMm: Number(r['length_mm']), points: Array.isArray(pts) ? (pts as unknown[]).map((p) => (Array.isArray(p) ? p.map(Number) : [])) : [],
+    label: strOrNull(r, 'label'), username: str(r, 'username'), createdAt: str(r, 'created_at'),
+  };
 }
 
 export function createReviewStore(db: SqlDb): ReviewStore {
@@ -225,6 +269,30 @@ export function createReviewStore(db: SqlDb): ReviewStore {
       const r = await store.getReport(studyUid);
       if (!r) throw new SrError('ARCHIVE_UNAVAILABLE', `report of ${studyUid} vanished after it was signed`);
       return r;
+    },
+    async addMeasurement(input, now = new Date()) {
+      const rec: MeasurementRecord = {
+        id: randomUUID(), studyInstanceUid: input.studyInstanceUid, seriesInstanceUid: input.seriesInstanceUid ?? null, kind: 'length',
+        lengthMm: input.lengthMm, points: input.points, label: input.label ?? null, username: input.user.username, createdAt: now.toISOString(),
+      };
+      await db.tx(async (q) => {
+        await assertUnlocked(q, input.studyInstanceUid);
+        await q.run(
+          `INSERT INTO review_measurements (id, study_uid, series_uid, kind, length_mm, points, label, user_id, username, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [rec.id, rec.studyInstanceUid, rec.seriesInstanceUid, rec.kind, String(rec.lengthMm), JSON.stringify(rec.points), rec.label, input.user.id, rec.username, rec.createdAt],
+        );
+      });
+      return rec;
+    },
+    async listMeasurements(studyUid) {
+      return (await db.all('SELECT * FROM review_measurements WHERE study_uid = ? ORDER BY created_at, id', [studyUid])).map(measurementFromRow);
+    },
+    async deleteMeasurement(studyUid, id) {
+      return db.tx(async (q) => {
+        await assertUnlocked(q, studyUid);
+        return (await q.run('DELETE FROM review_measurements WHERE study_uid = ? AND id = ?', [studyUid, id])) > 0;
+      });
     },
     async rejectionStats() {
       const rows = await db.all(
