@@ -4,6 +4,7 @@
  * a server that refuses to start.
  */
 import { SrError } from '../core/index.ts';
+import { priorRequestProblems } from './prior.ts';
 import { ANALYSIS_API_VERSION } from './types.ts';
 import type { AnalysisManifest } from './types.ts';
 
@@ -72,6 +73,8 @@ export function manifestProblems(m: unknown): string[] {
   } else if (new Set(steps).size !== steps.length) {
     problems.push('steps must be unique');
   }
+  const prior = r['prior'];
+  if (prior !== undefined) problems.push(...priorRequestProblems(prior));
   if (typeof r['accepts'] !== 'function') problems.push('accepts must be a function');
   if (typeof r['run'] !== 'function') problems.push('run must be a function');
   return problems;

@@ -87,6 +87,34 @@ export interface PriorSeries {
   readonly header: SeriesHeader;
   /** Decodes the prior series; the analysis calls it only if it compares. */
   loadVolume(signal: AbortSignal): Promise<SeriesVolume>;
+  /**
+   * The stored result of the SAME analysis (id and version) on this prior series, when the caller has one (the
+   * server: from the archive). An analysis may use its findings instead of analysing the prior again. Additive,
+   * optional: the CLI does not set it.
+   */
+  readonly result?: PriorResult;
+}
+
+/** A stored result of the same analysis on the prior series (src/engine/prior.ts builds it from a findings result). */
+export interface PriorResult {
+  readonly analysisId: string;
+  readonly analysisVersion: string;
+  /** Where it is stored (the archive result id), for provenance. */
+  readonly resultId: string;
+  readonly createdAt: string;
+  readonly findings: readonly Finding[];
+  readonly measurements: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What an analysis that compares with a prior asks a server to look up for it (additive, optional; the registry
+ * validates it). The server offers the most recent earlier study of the same patient with a series `accepts` takes.
+ */
+export interface PriorRequest {
+  /** Only series of the current series' Modality (default true). */
+  readonly sameModality?: boolean;
+  /** Only studies at least this many days before the current one (default 0: any earlier StudyDate/StudyTime). */
+  readonly minIntervalDays?: number;
 }
 
 export interface AnalysisContext {
@@ -121,4 +149,6 @@ export interface AnalysisManifest {
   /** Header-only decision (cheap, before decoding). The pixels may still reject in `run` via `skipped`. */
   accepts(header: SeriesHeader): AcceptDecision;
   run(ctx: AnalysisContext): Promise<AnalysisOutput>;
+  /** Present when the analysis compares with a prior series: a server looks one up in its archive (ctx.prior). */
+  readonly prior?: PriorRequest;
 }

@@ -14,8 +14,8 @@ import { ERROR_CATALOGUE, safeFileStem, SrError, toSrError } from '../core/index
 import type { ErrorCode, Logger } from '../core/index.ts';
 import type { Archive, InstanceOrigin, ResultRecord, SeriesStableEvent } from '../archive/index.ts';
 import { scanPaths } from '../dicom/index.ts';
-import { createRegistry, runAnalyses, seriesInputs } from '../engine/index.ts';
-import type { AnalysisManifest, AnalysisRegistry, AnalysisResultJson, Finding, LabelMapSink, SeriesHeader, SeriesInput } from '../engine/index.ts';
+import { comparePriorCandidates, createRegistry, priorEligibility, priorFactsOf, priorResultFrom, runAnalyses, seriesInputs } from '../engine/index.ts';
+import type { AnalysisManifest, AnalysisRegistry, AnalysisResultJson, Finding, LabelMapSink, PriorSeries, PriorSeriesFacts, SeriesHeader, SeriesInput } from '../engine/index.ts';
 import { encodeNifti, lpsToIjk } from '../imaging/index.ts';
 import type { JobHandler } from '../jobs/index.ts';
 import { buildResultObjects, destinationLabel, destinationsFor, outputSeries, OUTPUTS_ATTACHMENT, renderKeyImages } from '../outputs/index.ts';
@@ -75,6 +75,108 @@ export async function loadArchivedSeries(archive: Archive, seriesInstanceUid: st
   } catch (e) {
     await cleanup();
     throw e;
+  }
+}
+
+/** Where the server's prior lookup stops looking (studies of the patient before the current one; series per study). */
+export const PRIOR_LOOKUP_LIMITS = { studies: 10, seriesPerStudy: 12 } as const;
+
+/** The prior lookup's choice, recorded in the result's `measurements.priorLookup` (the viewer and report show it). */
+export type PriorLookupJson =
+  | {
+    found: true; studyInstanceUid: string; seriesInstanceUid: string; studyDate: string | null; studyTime: string | null;
+    /** The stored result of the same analysis on the prior that was offered for reuse (null: none, the prior is analysed). */
+    storedResultId: string | null;
+  }
+  | { found: false; code: 'PRIOR_NOT_FOUND'; reason: string };
+
+export interface PriorLookup {
+  readonly json: PriorLookupJson;
+  /** The prior offered as ctx.prior (with its stored result when there is one). */
+  readonly prior?: PriorSeries;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * For an analysis that declares `prior`: the most recent earlier study of the same patient (src/engine/prior.ts
+ * rules) with a series the analysis accepts, from the archive's query API (STUDY level by PatientID and StudyDate,
+ * newest first), each candidate series' header read back to check IssuerOfPatientID, PatientID and `accepts`.
+ * Never throws for a missing or unreadable prior: the current series is analysed without one.
+ */
+export async function findPrior(archive: Archive, m: AnalysisManifest, header: SeriesHeader, log: Logger): Promise<PriorLookup> {
+  const none = (reason: string): PriorLookup => {
+    log.info('no prior for follow-up', { code: 'PRIOR_NOT_FOUND', analysis: m.id, series: header.seriesInstanceUid, reason });
+    return { json: { found: false, code: 'PRIOR_NOT_FOUND', reason }, cleanup: async () => undefined };
+  };
+  const request = m.prior ?? {};
+  const current = priorFactsOf(header);
+  if (!current.patientId) return none('the current series has no PatientID');
+  if (!current.studyDate) return none('the current series has no StudyDate');
+  // PatientID is matched exactly below (a wildcard in it widens the query, never the choice).
+  const studies = (await archive.query({ level: 'STUDY', match: { PatientID: current.patientId, StudyDate: `-${current.studyDate}` }, limit: 100 }))
+    .filter((r) => r['PatientID'] === current.patientId && r['StudyInstanceUID'] !== current.studyInstanceUid)
+    .filter((r) => priorEligibility(current, { ...current, studyInstanceUid: String(r['StudyInstanceUID']), studyDate: (r['StudyDate'] as string | null) ?? undefined, studyTime: (r['StudyTime'] as string | null) ?? undefined }, request).ok)
+    .slice(0, PRIOR_LOOKUP_LIMITS.studies);
+  let examined = 0;
+  const skipped: string[] = [];
+  for (const study of studies) {
+    const studyUid = String(study['StudyInstanceUID']);
+    const series = (await archive.listSeries({ studyInstanceUid: studyUid }))
+      .filter((s) => m.modalities.includes(s.modality) && ((request.sameModality ?? true) ? s.modality === current.modality : true))
+      .slice(0, PRIOR_LOOKUP_LIMITS.seriesPerStudy);
+    const accepted: { facts: PriorSeriesFacts; loaded: ArchivedSeries }[] = [];
+    for (const s of series) {
+      examined++;
+      let loaded: ArchivedSeries;
+      try {
+        loaded = await loadArchivedSeries(archive, s.seriesInstanceUid);
+      } catch (e) {
+        skipped.push(`${s.seriesInstanceUid}: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      const facts = priorFactsOf(loaded.input.header);
+      const eligible = priorEligibility(current, facts, request);
+      let why = eligible.ok ? undefined : eligible.reason;
+      if (!why) {
+        try {
+          const d = m.accepts(loaded.input.header);
+          if (!d.accept) why = `not accepted: ${d.reason}`;
+        } catch (e) {
+          why = `accepts threw: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      }
+      if (why) {
+        skipped.push(`${s.seriesInstanceUid}: ${why}`);
+        await loaded.cleanup();
+      } else {
+        accepted.push({ facts, loaded });
+      }
+    }
+    if (accepted.length === 0) continue;
+    accepted.sort((a, b) => comparePriorCandidates(current)(a.facts, b.facts));
+    const [best, ...rest] = accepted;
+    for (const r of rest) await r.loaded.cleanup();
+    if (!best) continue;
+    const result = priorResultFrom(await archive.listResults({ seriesInstanceUid: best.facts.seriesInstanceUid, analysisId: m.id }), m, best.facts.seriesInstanceUid);
+    const json: PriorLookupJson = {
+      found: true, studyInstanceUid: best.facts.studyInstanceUid, seriesInstanceUid: best.facts.seriesInstanceUid,
+      studyDate: best.facts.studyDate ?? null, studyTime: best.facts.studyTime ?? null, storedResultId: result?.resultId ?? null,
+    };
+    log.info('prior found for follow-up', { analysis: m.id, series: header.seriesInstanceUid, priorStudy: json.studyInstanceUid, priorSeries: json.seriesInstanceUid, priorStudyDate: json.studyDate, storedResult: json.storedResultId });
+    const input = best.loaded.input;
+    const prior: PriorSeries = { header: input.header, loadVolume: (signal) => input.loadVolume(signal), ...(result ? { result } : {}) };
+    return { json, prior, cleanup: best.loaded.cleanup };
+  }
+  if (studies.length === 0) return none(`no earlier study of PatientID ${current.patientId} in the archive`);
+  return none(`${studies.length} earlier stud${studies.length === 1 ? 'y' : 'ies'} of the patient, ${examined} series examined, none usable${skipped.length ? `: ${skipped.slice(0, 3).join('; ')}` : ''}`);
+}
+
+/** `accepts` for the prior lookup only; a throw is the runner's to report (it records the failure). */
+function acceptsQuietly(m: AnalysisManifest, h: SeriesHeader): boolean {
+  try {
+    return m.accepts(h).accept;
+  } catch {
+    return false;
   }
 }
 
@@ -186,9 +288,17 @@ export function createJobHandler(o: JobHandlerOptions): JobHandler {
     const attachments: Record<string, Uint8Array> = {};
     const sinkOutputs: SinkOutputs = { keyImages: [] };
     let summary;
+    let lookup: PriorLookup | undefined;
     try {
+      // An analysis that compares (manifest `prior`) gets the patient's most recent earlier series as ctx.prior.
+      if (m.prior && m.modalities.includes(input.header.modality) && acceptsQuietly(m, input.header)) {
+        ctx.progress(0, 'looking up a prior study');
+        lookup = await findPrior(o.archive, m, input.header, o.log);
+      }
+      const prior = lookup?.prior;
+      const run = prior ? { ...m, run: (c: Parameters<AnalysisManifest['run']>[0]) => m.run({ ...c, prior }) } : m;
       summary = await runAnalyses({
-        registry: createRegistry([m]),
+        registry: createRegistry([run]),
         series: [input],
         log: o.log,
         signal: ctx.signal,
@@ -199,8 +309,11 @@ export function createJobHandler(o: JobHandlerOptions): JobHandler {
       });
     } finally {
       await cleanup();
+      await lookup?.cleanup();
     }
-    const r = summary.document.analyses[0];
+    const first = summary.document.analyses[0];
+    // The prior choice is recorded beside the analysis's own measurements (the provenance schema is closed).
+    const r = first && lookup && first.status === 'ok' ? { ...first, measurements: { ...first.measurements, priorLookup: lookup.json } } : first;
     if (!r) throw new SrError('ANALYSIS_FAILED', `${m.id} produced no result for ${job.seriesInstanceUid}`);
     if (r.status === 'failed') {
       throw new SrError(errorCode(r.error?.code), r.error?.message ?? r.reason ?? 'analysis failed', { details: { analysis: m.id, series: job.seriesInstanceUid } });

@@ -3,7 +3,9 @@
  * engine passes a prior series (`AnalysisContext.prior`) the prior is analysed with the same `run`, registered
  * to the current scan (lungs, rigid then affine: src/imaging/registration.ts) and the nodules are paired
  * (followup.ts). Without a prior, or when the prior cannot be compared, the output is exactly the base output
- * plus a `followUp` note saying why.
+ * plus a `followUp` note saying why. When the prior comes with the stored result of this same analysis (id and
+ * version; `PriorSeries.result`, set by the server from its archive), its findings are reused: the prior is decoded
+ * for the registration (lung masks and intensities) but not analysed again.
  */
 import type { AnalysisContext, AnalysisManifest, AnalysisOutput, SeriesHeader } from '../../engine/types.ts';
 import { isSrError } from '../../core/errors.ts';
@@ -42,10 +44,22 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext): Promi
   try {
     ctx.progress(FOLLOWUP_STEP, 0.97);
     const priorSeries = await prior.loadVolume(ctx.signal);
-    const { prior: _ignored, ...rest } = ctx;
-    void _ignored;
-    const priorOut = await base.run({ ...rest, header: prior.header, series: priorSeries, progress: () => undefined });
-    if (priorOut.skipped) return notCompared(out, `prior not analysable: ${priorOut.skipped.reason}`, { prior: priorRef });
+    // The stored result of this very analysis (id + version) on the prior series, when the engine offers one
+    // (the server, from its archive): its findings are used as they are, the detector is not run on the prior again.
+    const stored = prior.result && prior.result.analysisId === base.id && prior.result.analysisVersion === base.version ? prior.result : undefined;
+    const tPrior = performance.now();
+    let priorOut: AnalysisOutput;
+    if (stored) {
+      // A stored follow-up result carries its own 'resolved' placeholders (probability 0): they are not nodules of the prior.
+      priorOut = { findings: stored.findings.filter((f) => f['status'] !== 'resolved'), measurements: stored.measurements };
+      ctx.log.info('follow-up: stored prior result reused, prior not re-analysed', { analysis: base.id, priorSeries: prior.header.seriesInstanceUid, result: stored.resultId });
+    } else {
+      const { prior: _ignored, ...rest } = ctx;
+      void _ignored;
+      priorOut = await base.run({ ...rest, header: prior.header, series: priorSeries, progress: () => undefined });
+      if (priorOut.skipped) return notCompared(out, `prior not analysable: ${priorOut.skipped.reason}`, { prior: priorRef });
+    }
+    const priorAnalysisMs = performance.now() - tPrior;
     const cur = ctx.series.volume, old = priorSeries.volume;
     const tLungs = performance.now();
     const fixedMask = segmentLungs(cur).labels, movingMask = segmentLungs(old).labels;
@@ -67,7 +81,13 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext): Promi
         followUp: {
           ...fu.summary,
           compared: true,
-          prior: { ...priorRef, findings: priorOut.findings.length },
+          prior: {
+            ...priorRef, findings: priorOut.findings.length,
+            // 'stored-result': the archive's result of this analysis on the prior was used; 'analysed': run again here.
+            source: stored ? 'stored-result' : 'analysed',
+            resultId: stored?.resultId ?? null,
+            analysisMs: Math.round(priorAnalysisMs),
+          },
           // The prior's reported nodules in prior LPS (side-by-side display; evaluation).
           priorNodules: priorOut.findings.filter((f) => f.probability >= 0.5).map((f) => {
             const v = noduleView(f);
@@ -99,6 +119,9 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext): Promi
 export function withFollowUp(base: AnalysisManifest): AnalysisManifest {
   return {
     ...base,
+    // A server looks up the most recent earlier CT of the same patient (src/engine/prior.ts); the same-day rule is
+    // ours: a prior of the same day is not a follow-up interval (compareWithPrior needs ≥ 1 day).
+    prior: { sameModality: true, minIntervalDays: 1 },
     steps: [...base.steps, FOLLOWUP_STEP],
     run: (ctx) => runWithPrior(base, ctx),
   };
