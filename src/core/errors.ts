@@ -46,6 +46,7 @@ export const ERROR_CATALOGUE = {
   ANALYSIS_TIMEOUT: { status: 504, title: 'Analysis timed out' },
   OUTPUT_INVALID: { status: 500, title: 'Analysis output does not match the findings schema' },
   ANALYSIS_CANCELLED: { status: 409, title: 'Analysis cancelled before it finished' },
+  PRIOR_NOT_FOUND: { status: 404, title: 'No prior study of the same patient for the analysis to compare with' },
 
   // --- result outputs (src/outputs) ---
   OUTPUT_BUILD_FAILED: { status: 500, title: 'DICOM objects of a result could not be built or stored' },
