@@ -38,7 +38,7 @@ const SLICES_PER_SERIES = 130;
  * 1.7.4), without syncing the folder; its SQLite index runs WAL with PRAGMA SYNCHRONOUS=NORMAL
  * (SQLiteDatabaseWrapper::Open), so the index commit is not fsynced (lost on power failure, kept on a crash).
  */
-const SR_DURABILITY = 'rename, then file fdatasync ‖ folder fsync, then index commit with WAL fdatasync, before the response';
+const SR_DURABILITY = 'embedded: ingest journal record (blob bytes + index facts) fdatasynced, shared by concurrent stores; blob placed and index committed unsynced beside it; blob synced after the response (ADR 0007)';
 const ORTHANC_DURABILITY = 'SyncStorageArea=true: file fsync only (no folder fsync); SQLite WAL synchronous=NORMAL: index commit not fsynced';
 
 const out = (s = ''): void => void process.stdout.write(`${s}\n`);

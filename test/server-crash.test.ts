@@ -138,9 +138,11 @@ describe('serve killed with SIGKILL during a storescu transfer', { timeout: 20 *
     assert.ok(echo.ok, `C-ECHO after the restart failed:\n${echo.output}`);
     assert.equal(await health(second), 200);
     const opened = second.logs().find((l) => l.msg === 'archive opened');
-    t.diagnostic(`restart recovery: ${JSON.stringify(opened?.['recovery'] ?? null)}`);
+    t.diagnostic(`restart recovery: ${JSON.stringify(opened?.['recovery'] ?? null)}, journal replay: ${JSON.stringify(opened?.['journalReplay'] ?? null)}`);
     assert.ok((await qidoInstanceCount(second)) >= acked.length, 'QIDO-RS lists at least the acknowledged instances');
     assert.equal((await second.stop()).code, 0, 'clean stop after the restart');
+    // The killed process's ingest journal was replayed and removed at the restart; a clean stop empties its own.
+    assert.deepEqual(await readdir(join(dataDir, 'journal')).catch(() => []), [], 'ingest journal folders left (ADR 0007)');
 
     // 3. What the restarted server left on disk: acknowledged = present and identical; index and blobs agree.
     const afterCrash = await inspectDataDir(dataDir, ackedSources);

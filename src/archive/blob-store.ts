@@ -4,7 +4,7 @@
  * durable once the directory is synced). Temp files carry TEMP_SUFFIX so the recovery pass can find leftovers.
  */
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join, sep } from 'node:path';
@@ -144,6 +144,57 @@ export class FsBlobStore implements BlobStore {
       await unlink(tmp).catch((unlinkErr: unknown) => unlinkErr); // may not exist; the first error wins
       throw ioError(e, `could not store blob ${key}`, key);
     }
+  }
+
+  /**
+   * Moves an instance into place WITHOUT syncing it (atomic, not durable): only for keys that have no index row
+   * and whose bytes the ingest journal makes durable (journal.ts); `syncKey` later. Returns the size.
+   */
+  async place(key: string, source: InstanceSource): Promise<number> {
+    const path = this.pathOf(key);
+    const dir = dirname(path);
+    const tmp = this.tempPathFor(path);
+    try {
+      if ('bytes' in source) {
+        await this.inFolder(dir, () => writeFile(tmp, source.bytes, { flag: 'wx' }));
+        await rename(tmp, path);
+        return source.bytes.byteLength;
+      }
+      await source.digest?.written?.();
+      try {
+        await this.inFolder(dir, () => rename(source.tempFile, path));
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 'EXDEV') throw e;
+        await copyFile(source.tempFile, tmp);
+        await rename(tmp, path);
+        await unlink(source.tempFile);
+      }
+      return source.digest?.sizeBytes ?? (await stat(path)).size;
+    } catch (e) {
+      await unlink(tmp).catch((unlinkErr: unknown) => unlinkErr);
+      throw ioError(e, `could not store blob ${key}`, key);
+    }
+  }
+
+  /** fdatasync of a placed blob's file (`syncFolders` for its folder). */
+  async syncFile(key: string): Promise<void> {
+    const fh = await open(this.pathOf(key), 'r');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** fsync of the folders of these blobs, each once (concurrent callers of one folder share a sync). */
+  async syncFolders(keys: readonly string[]): Promise<void> {
+    await Promise.all([...new Set(keys.map((k) => dirname(this.pathOf(k))))].map((d) => this.dirs.sync(d)));
+  }
+
+  /** fdatasync of a placed blob, then of its folder. */
+  async syncKey(key: string): Promise<void> {
+    await this.syncFile(key);
+    await this.syncFolders([key]);
   }
 
   private async writeSynced(tmp: string, bytes: Uint8Array): Promise<void> {

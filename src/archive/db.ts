@@ -35,8 +35,14 @@ export interface SqlExec {
 
 export interface SqlDb extends SqlExec {
   readonly dialect: Dialect;
-  /** Runs `fn` in a write transaction (SQLite: BEGIN IMMEDIATE, so lock upgrades never deadlock). */
-  tx<T>(fn: (q: SqlExec) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a write transaction (SQLite: BEGIN IMMEDIATE, so lock upgrades never deadlock). SQLite:
+   * `{ sync: false }` resolves at COMMIT, before the WAL is synced (durable against a process crash only); only
+   * for writes something else makes durable (the ingest journal, journal.ts). PostgreSQL ignores it.
+   */
+  tx<T>(fn: (q: SqlExec) => Promise<T>, options?: { readonly sync?: boolean }): Promise<T>;
+  /** SQLite: makes every commit so far durable (WAL fdatasync). PostgreSQL: nothing to do (commits are). */
+  sync(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -165,7 +171,7 @@ export function openSqlite(path: string): SqlDb {
       return changes;
     },
     // The queue is released at COMMIT; the caller resolves once the WAL fsync covering it is done.
-    tx: async (fn) => {
+    tx: async (fn, options) => {
       const r = await enqueue(async () => {
         await guard(() => db.prepare('BEGIN IMMEDIATE').run());
         try {
@@ -177,8 +183,13 @@ export function openSqlite(path: string): SqlDb {
           throw sqliteError(e);
         }
       });
-      await durable();
+      if (options?.sync !== false) await durable();
       return r;
+    },
+    // Queued behind statements already issued, so it covers every commit made before it was called.
+    sync: async () => {
+      await enqueue(() => Promise.resolve());
+      await durable();
     },
     close: () => enqueue(() => {
       if (!closed) {
@@ -270,6 +281,7 @@ export async function openPostgres(connectionString: string, schema: string): Pr
         c.release();
       }
     },
+    sync: () => Promise.resolve(),
     close: () => pool.end(),
   };
 }

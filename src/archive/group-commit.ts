@@ -12,6 +12,8 @@ import type { SqlDb, SqlExec } from './db.ts';
 
 interface Pending {
   readonly fn: (q: SqlExec) => Promise<unknown>;
+  /** false: the caller makes it durable otherwise (ingest journal); the batch syncs if any member needs it. */
+  readonly sync: boolean;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -43,10 +45,10 @@ export class GroupCommit {
   }
 
   /** Runs `fn` in the next shared transaction; call after begin(), instead of end(). */
-  tx<T>(fn: (q: SqlExec) => Promise<T>): Promise<T> {
+  tx<T>(fn: (q: SqlExec) => Promise<T>, options?: { readonly sync?: boolean }): Promise<T> {
     this.approaching = Math.max(0, this.approaching - 1);
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.waiting.push({ fn, sync: options?.sync !== false, resolve: resolve as (v: unknown) => void, reject });
       if (this.timer === undefined && !this.running) this.timer = setTimeout(() => this.flush(), this.maxWaitMs);
       this.maybeFlush();
     });
@@ -77,7 +79,7 @@ export class GroupCommit {
             outcomes.push({ ok: false, error: e });
           }
         }
-      })
+      }, { sync: batch.some((p) => p.sync) })
       .then(
         () => batch.forEach((p, i) => {
           const o = outcomes[i];

@@ -155,7 +155,8 @@ export async function parseInstanceDigested(path: string, digest: TempFileDigest
       if (!(e instanceof SrError) || (e.code !== 'DICOM_TRUNCATED' && e.code !== 'DICOM_MALFORMED')) throw e;
     }
     if (!f) {
-      await digest.sync?.(); // its writer may still be completing the file
+      // Its writer may still be completing the file (written: no fdatasync the ingest journal does not need).
+      await (digest.written ?? digest.sync)?.();
       f = await readDicomHeader(path);
     }
   }

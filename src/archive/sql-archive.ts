@@ -8,6 +8,8 @@ import type { SqlDb, SqlRow, SqlValue } from './db.ts';
 import { compileQuery, normalizeRow } from './query.ts';
 import { INSTANCE_COLUMNS, KeyedLock, instanceFromRow, storeInstance } from './store.ts';
 import { checkBlobKey } from './blob-store.ts';
+import type { FsBlobStore } from './blob-store.ts';
+import type { IngestJournal } from './journal.ts';
 import { GroupCommit } from './group-commit.ts';
 import { claimDeliveries, finishDeliveryAttempt, listDeliveries, renewDeliveryClaim, replaceDeliveries } from './deliveries.ts';
 import type {
@@ -70,6 +72,7 @@ export class SqlArchive implements Archive {
   private readonly log: Logger;
   private readonly locks = new KeyedLock();
   private readonly commits: GroupCommit | undefined;
+  private journal: { readonly log: IngestJournal; readonly blobs: FsBlobStore } | undefined;
 
   constructor(db: SqlDb, blobs: BlobStore, log: Logger) {
     this.db = db;
@@ -80,8 +83,16 @@ export class SqlArchive implements Archive {
     this.commits = db.dialect.name === 'sqlite' ? new GroupCommit(db) : undefined;
   }
 
+  /** Embedded archive, after the start-up replay: new instances go through the ingest journal (journal.ts). */
+  attachJournal(journal: IngestJournal, blobs: FsBlobStore): void {
+    this.journal = { log: journal, blobs };
+  }
+
   storeInstance(source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome> {
-    return storeInstance({ db: this.db, blobs: this.blobs, log: this.log, locks: this.locks, ...(this.commits ? { commits: this.commits } : {}) }, source, origin);
+    return storeInstance({
+      db: this.db, blobs: this.blobs, log: this.log, locks: this.locks,
+      ...(this.commits ? { commits: this.commits } : {}), ...(this.journal ? { journal: this.journal } : {}),
+    }, source, origin);
   }
 
   async query(request: QueryRequest): Promise<QueryRow[]> {
@@ -264,6 +275,8 @@ export class SqlArchive implements Archive {
   }
 
   async deleteSeries(seriesInstanceUid: string): Promise<number> {
+    // Nothing journaled may be replayed after the delete (it would resurrect the series): empty the journal first.
+    await this.journal?.log.flush();
     const keys = await this.db.tx(async (q) => {
       const found = await q.all('SELECT study_uid FROM series WHERE series_uid = ?', [seriesInstanceUid]);
       const studyUid = found[0] ? String(found[0]['study_uid']) : undefined;
@@ -286,7 +299,12 @@ export class SqlArchive implements Archive {
     return keys.length;
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    try {
+      await this.journal?.log.close();
+    } catch (e) {
+      this.log.error('ingest journal not emptied at close; it is replayed at the next start', { error: e instanceof Error ? e.message : String(e) });
+    }
+    await this.db.close();
   }
 }

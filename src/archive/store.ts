@@ -14,7 +14,10 @@ import type { GroupCommit } from './group-commit.ts';
 import type { BlobStore, InstanceOrigin, InstanceRecord, InstanceSource, StoreOutcome } from './types.ts';
 import { parseInstanceBytes, parseInstanceDigested, parseInstanceFile, type IndexedHeader, type ParsedInstance } from './header.ts';
 import { unlink } from 'node:fs/promises';
-import { SrError } from '../core/errors.ts';
+import { SrError, toSrError } from '../core/errors.ts';
+import type { FsBlobStore } from './blob-store.ts';
+import { JOURNAL_MAX_INSTANCE_BYTES } from './journal.ts';
+import type { IngestJournal, JournalTicket } from './journal.ts';
 
 export function instanceKey(h: Pick<IndexedHeader, 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID'>): string {
   return `instances/${h.StudyInstanceUID}/${h.SeriesInstanceUID}/${h.SOPInstanceUID}.dcm`;
@@ -120,9 +123,37 @@ export interface StoreDeps {
   readonly locks: KeyedLock;
   /** SQLite: index writes of concurrent stores share one commit (group-commit.ts). */
   readonly commits?: GroupCommit;
+  /** Embedded archive: new instances take one durable write, a journal append (journal.ts, ADR 0007). */
+  readonly journal?: { readonly log: IngestJournal; readonly blobs: FsBlobStore };
 }
 
-type TxRunner = <T>(fn: (q: SqlExec) => Promise<T>) => Promise<T>;
+type TxRunner = <T>(fn: (q: SqlExec) => Promise<T>, options?: { readonly sync?: boolean }) => Promise<T>;
+
+/** The bytes the journal appends (in memory already, or kept by the DIMSE writer); undefined: not journaled. */
+function journalPayload(source: InstanceSource): readonly Uint8Array[] | undefined {
+  if ('bytes' in source) return source.bytes.byteLength <= JOURNAL_MAX_INSTANCE_BYTES ? [source.bytes] : undefined;
+  const d = source.digest;
+  return d?.chunks && d.written && d.sizeBytes <= JOURNAL_MAX_INSTANCE_BYTES ? d.chunks : undefined;
+}
+
+/**
+ * The journal append and the unsynced move of the blob into place, at once; resolves when both are done (the
+ * record durable). On failure nothing stays: the placed blob (no row, never acknowledged) or the temp file.
+ */
+async function stageJournaled(
+  j: NonNullable<StoreDeps['journal']>, key: string, parsed: ParsedInstance, source: InstanceSource, origin: InstanceOrigin, payload: readonly Uint8Array[],
+): Promise<JournalTicket> {
+  const record = { key, sopInstanceUid: parsed.header.SOPInstanceUID, sha256: parsed.sha256, sizeBytes: parsed.sizeBytes, origin };
+  const [appended, placed] = await Promise.allSettled([j.log.append(record, payload), j.blobs.place(key, source)]);
+  if (appended.status === 'fulfilled' && placed.status === 'fulfilled') return appended.value;
+  if (appended.status === 'fulfilled') appended.value.release();
+  if (placed.status === 'fulfilled') await j.blobs.delete(key).catch((e: unknown) => e);
+  else if ('tempFile' in source) await unlink(source.tempFile).catch((e: unknown) => e);
+  const e: unknown = appended.status === 'rejected' ? appended.reason : placed.status === 'rejected' ? placed.reason : undefined;
+  if (e instanceof SrError) throw e;
+  const code = (e as { code?: unknown }).code;
+  throw toSrError(e, code === 'ENOSPC' || code === 'EDQUOT' ? 'ARCHIVE_STORAGE_FULL' : 'IO_ERROR', 'could not journal the instance', { key });
+}
 
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -142,13 +173,13 @@ export class KeyedLock {
 
 export async function storeInstance(deps: StoreDeps, source: InstanceSource, origin: InstanceOrigin): Promise<StoreOutcome> {
   const gc = deps.commits;
-  if (!gc) return storeOne(deps, source, origin, (fn) => deps.db.tx(fn));
+  if (!gc) return storeOne(deps, source, origin, (fn, o) => deps.db.tx(fn, o));
   gc.begin();
   let reached = false;
   try {
-    return await storeOne(deps, source, origin, (fn) => {
+    return await storeOne(deps, source, origin, (fn, o) => {
       reached = true;
-      return gc.tx(fn);
+      return gc.tx(fn, o);
     });
   } finally {
     if (!reached) gc.end();
@@ -180,43 +211,67 @@ async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: Inst
     if ('tempFile' in source) await unlink(source.tempFile).catch((unlinkErr: unknown) => unlinkErr);
     return { status: 'duplicate', instance: instanceFromRow(before) };
   }
-  // No row: nothing acknowledged lives at `key`, so the blob store may overlap its syncs (types.ts PutOptions).
-  // Only where this process is the one storing instances (embedded SQLite; same-UID stores serialized by `locks`):
-  // on a shared PostgreSQL another process may commit and acknowledge the same UID after our lookup.
-  await blobs.put(key, source, { fresh: before === undefined && db.dialect.name === 'sqlite' });
+  const j = deps.journal;
+  const payload = j && before === undefined ? journalPayload(source) : undefined;
+  let ticket: JournalTicket | undefined;
+  if (j && payload) {
+    // No row (nothing acknowledged at `key`, and this process alone stores instances): one durable write, the
+    // journal record; the blob is placed and the row committed unsynced beside it (journal.ts).
+    ticket = await stageJournaled(j, key, parsed, source, origin, payload);
+  } else {
+    // A row exists (replacement): no journal record of this UID may be replayed over what follows, so the journal
+    // is emptied first (rare: the same SOP Instance UID sent again with other bytes).
+    if (j && before !== undefined) await j.log.flush();
+    // No row: nothing acknowledged lives at `key`, so the blob store may overlap its syncs (types.ts PutOptions).
+    // Only where this process is the one storing instances (embedded SQLite; same-UID stores serialized by `locks`):
+    // on a shared PostgreSQL another process may commit and acknowledge the same UID after our lookup.
+    await blobs.put(key, source, { fresh: before === undefined && db.dialect.name === 'sqlite' });
+  }
   const now = new Date().toISOString();
   const sourceAe = origin.sourceAe ?? null;
-  const outcome = await tx(async (q) => {
-    await upsertParents(q, h, now, sourceAe);
-    const params = instanceParams(parsed, key, now, origin);
-    const inserted = await q.all(
-      `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (sop_uid) DO NOTHING RETURNING sop_uid`,
-      params,
-    );
-    if (inserted.length === 1) {
-      await q.run('UPDATE series SET instance_count = instance_count + 1 WHERE series_uid = ?', [h.SeriesInstanceUID]);
-      return { status: 'stored' as const, oldKey: null };
+  let outcome: { status: 'stored' | 'duplicate' | 'replaced'; oldKey: string | null };
+  try {
+    outcome = await tx(async (q) => {
+      await upsertParents(q, h, now, sourceAe);
+      const params = instanceParams(parsed, key, now, origin);
+      const inserted = await q.all(
+        `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sop_uid) DO NOTHING RETURNING sop_uid`,
+        params,
+      );
+      if (inserted.length === 1) {
+        await q.run('UPDATE series SET instance_count = instance_count + 1 WHERE series_uid = ?', [h.SeriesInstanceUID]);
+        return { status: 'stored' as const, oldKey: null };
+      }
+      const lock = db.dialect.name === 'postgres' ? ' FOR UPDATE' : '';
+      const prev = (await q.all(`SELECT series_uid, sha256, blob_key FROM instances WHERE sop_uid = ?${lock}`, [h.SOPInstanceUID]))[0];
+      if (prev && prev['sha256'] === parsed.sha256 && prev['blob_key'] === key) {
+        // A concurrent store of the same bytes won: same content, nothing to change.
+        return { status: 'duplicate' as const, oldKey: null };
+      }
+      await q.run(
+        `UPDATE instances SET series_uid = ?, study_uid = ?, patient_id = ?, sop_class_uid = ?, instance_number = ?, n_rows = ?,
+           n_columns = ?, number_of_frames = ?, transfer_syntax_uid = ?, size_bytes = ?, sha256 = ?, blob_key = ?, received_at = ?,
+           origin_via = ?, origin_ae = ?, origin_address = ? WHERE sop_uid = ?`,
+        [...params.slice(1), h.SOPInstanceUID],
+      );
+      const prevSeries = prev ? String(prev['series_uid']) : null;
+      if (prevSeries !== h.SeriesInstanceUID) {
+        await q.run('UPDATE series SET instance_count = instance_count + 1 WHERE series_uid = ?', [h.SeriesInstanceUID]);
+        if (prevSeries !== null) await q.run('UPDATE series SET instance_count = instance_count - 1 WHERE series_uid = ?', [prevSeries]);
+      }
+      return { status: 'replaced' as const, oldKey: prev && prev['blob_key'] !== key ? String(prev['blob_key']) : null };
+    }, ticket ? { sync: false } : undefined);
+  } catch (e) {
+    if (ticket) {
+      ticket.release();
+      await blobs.delete(key).catch((delErr: unknown) => delErr); // placed by us, no row: never acknowledged
     }
-    const lock = db.dialect.name === 'postgres' ? ' FOR UPDATE' : '';
-    const prev = (await q.all(`SELECT series_uid, sha256, blob_key FROM instances WHERE sop_uid = ?${lock}`, [h.SOPInstanceUID]))[0];
-    if (prev && prev['sha256'] === parsed.sha256 && prev['blob_key'] === key) {
-      // A concurrent store of the same bytes won: same content, nothing to change.
-      return { status: 'duplicate' as const, oldKey: null };
-    }
-    await q.run(
-      `UPDATE instances SET series_uid = ?, study_uid = ?, patient_id = ?, sop_class_uid = ?, instance_number = ?, n_rows = ?,
-         n_columns = ?, number_of_frames = ?, transfer_syntax_uid = ?, size_bytes = ?, sha256 = ?, blob_key = ?, received_at = ?,
-         origin_via = ?, origin_ae = ?, origin_address = ? WHERE sop_uid = ?`,
-      [...params.slice(1), h.SOPInstanceUID],
-    );
-    const prevSeries = prev ? String(prev['series_uid']) : null;
-    if (prevSeries !== h.SeriesInstanceUID) {
-      await q.run('UPDATE series SET instance_count = instance_count + 1 WHERE series_uid = ?', [h.SeriesInstanceUID]);
-      if (prevSeries !== null) await q.run('UPDATE series SET instance_count = instance_count - 1 WHERE series_uid = ?', [prevSeries]);
-    }
-    return { status: 'replaced' as const, oldKey: prev && prev['blob_key'] !== key ? String(prev['blob_key']) : null };
-  });
+    throw e;
+  }
+  // Acknowledged once we return: the blob and its folder are synced in the background, then the record goes.
+  // A DIMSE temp file is synced through its writer's open handle (types.ts TempFileDigest.sync), no re-open.
+  ticket?.materialize(key, 'tempFile' in source ? source.digest?.sync : undefined);
   if (outcome.oldKey !== null) await blobs.delete(outcome.oldKey);
   if (outcome.status === 'replaced') {
     log.warn('instance replaced by different bytes with the same SOP Instance UID', {

@@ -98,6 +98,10 @@ export interface TempFileDigest {
    * store may rename a file that nothing acknowledged yet into place first and run this beside the folder fsync.
    */
   readonly sync?: () => Promise<void>;
+  /** Completes the file's queued writes without syncing it (the ingest journal makes the bytes durable). */
+  readonly written?: () => Promise<void>;
+  /** The file's bytes as written, in order, when the writer kept them (instances up to a size limit). */
+  readonly chunks?: readonly Uint8Array[];
 }
 
 export interface PutOptions {

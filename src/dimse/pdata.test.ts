@@ -5,35 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { C_STORE_RQ, TempInstanceWriter, pdvPdu, readCommand, splitPdvs } from './pdata.ts';
-
-function pdataPdu(pdvs: Array<{ contextId: number; mch: number; value: Buffer }>): Buffer {
-  const parts = pdvs.map((p) => {
-    const h = Buffer.alloc(6);
-    h.writeUInt32BE(p.value.length + 2, 0);
-    h.writeUInt8(p.contextId, 4);
-    h.writeUInt8(p.mch, 5);
-    return Buffer.concat([h, p.value]);
-  });
-  const body = Buffer.concat(parts);
-  const head = Buffer.alloc(6);
-  head.writeUInt8(0x04, 0);
-  head.writeUInt32BE(body.length, 2);
-  return Buffer.concat([head, body]);
-}
-
-function el(elem: number, value: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h.writeUInt16LE(0x0000, 0);
-  h.writeUInt16LE(elem, 2);
-  h.writeUInt32LE(value.length, 4);
-  return Buffer.concat([h, value]);
-}
-
-function us(v: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return b;
-}
+import { commandElement as el, pdataPdu, us } from './raw-pdu.ts';
 
 test('splitPdvs returns views of every PDV with its context and control bits; an overrun is refused', () => {
   const pdu = pdataPdu([
@@ -74,17 +46,18 @@ test('TempInstanceWriter writes, hashes and syncs every byte in order, and keeps
     const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(5000 + i * 97, i + 1));
     for (const c of chunks) w.write(c);
     const all = Buffer.concat(chunks);
-    const digest = w.finish();
+    const digest = w.finish(true);
     await digest.sync?.();
     await w.close();
     assert.equal(digest.sha256, createHash('sha256').update(all).digest('hex'));
     assert.equal(digest.sizeBytes, all.length);
     assert.deepEqual(Buffer.from(digest.head), all.subarray(0, 64 * 1024));
     assert.deepEqual(await readFile(join(dir, 'a.dcm')), all);
+    assert.deepEqual(Buffer.concat((digest.chunks ?? []).map((c) => Buffer.from(c))), all, 'the kept chunks are the bytes written');
     // An existing path: the writer fails, and its sync says so.
     const dup = new TempInstanceWriter(join(dir, 'a.dcm'));
     dup.write(Buffer.from('x'));
-    await assert.rejects(dup.finish().sync?.() ?? Promise.resolve(), /EEXIST/);
+    await assert.rejects(dup.finish(true).sync?.() ?? Promise.resolve(), /EEXIST/);
     await dup.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

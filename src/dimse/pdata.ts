@@ -91,11 +91,17 @@ export function readCommand(bytes: Buffer): CommandInfo | undefined {
 
 /** Enough for the header of nearly every instance (readers fall back to the file when it is not). */
 const HEAD_BYTES = 64 * 1024;
+/**
+ * Instances up to this size keep their chunks (views into the received PDUs, no copy) for the archive's ingest
+ * journal, which appends them beside the file (src/archive/journal.ts: JOURNAL_MAX_INSTANCE_BYTES).
+ */
+const KEEP_BYTES = 64 * 1024 * 1024;
 
 /**
  * One incoming instance streamed to a temp file: writes are queued and issued one writev at a time (everything
  * queued meanwhile goes in the next one), hashed and counted as they are queued, the first 64 KiB kept for the
- * header parse. `finish()` hands the digest over at once; the archive completes and fsyncs the file via `digest.sync`.
+ * header parse. `finish()` hands the digest over at once; the archive completes the file via `digest.written` and makes it
+ * durable through its ingest journal (the kept `chunks`), or completes and fsyncs it via `digest.sync`.
  */
 export class TempInstanceWriter {
   readonly path: string;
@@ -104,10 +110,12 @@ export class TempInstanceWriter {
   private readonly head: Buffer[] = [];
   private headBytes = 0;
   private size = 0;
+  private kept: Buffer[] | undefined = [];
   private queue: Buffer[] = [];
   private pumping: Promise<void> | undefined;
   private error: unknown;
   private closing: Promise<unknown> | undefined;
+  private syncing: Promise<void> | undefined;
   /** Bytes queued and not yet written (the caller pauses its socket above a limit). */
   pendingBytes = 0;
 
@@ -126,6 +134,10 @@ export class TempInstanceWriter {
   write(chunk: Buffer): void {
     this.hash.update(chunk);
     this.size += chunk.length;
+    if (this.kept) {
+      if (this.size <= KEEP_BYTES) this.kept.push(chunk);
+      else this.kept = undefined;
+    }
     if (this.headBytes < HEAD_BYTES) {
       const part = chunk.subarray(0, HEAD_BYTES - this.headBytes);
       this.head.push(part);
@@ -169,21 +181,35 @@ export class TempInstanceWriter {
   /**
    * The digest, as soon as the last byte is queued (hash, size and head are final then). Its `sync` waits for the
    * queued writes and fdatasyncs the file through this handle (the data and what is needed to read it back, as
-   * SQLite syncs its WAL); it starts now, so the disk works while the archive parses, looks the instance up and
-   * moves the file, and the archive awaits it before the instance is indexed. Close after the store.
+   * SQLite syncs its WAL). `eagerSync`: it starts now, so the disk works while the archive parses, looks the
+   * instance up and moves the file (where the archive syncs the file itself); otherwise on the first call (an
+   * archive with an ingest journal makes the kept `chunks` durable there and only awaits `written`). Close after
+   * the store.
    */
-  finish(): TempFileDigest {
-    const syncing = (async () => {
+  finish(eagerSync: boolean): TempFileDigest {
+    const written = async (): Promise<void> => {
       while (this.pumping) await this.pumping;
       if (this.error !== undefined) throw this.error;
-      await (await this.fh).datasync();
-    })();
-    syncing.catch((e: unknown) => e); // observed through sync()
-    return { sha256: this.hash.digest('hex'), sizeBytes: this.size, synced: false, head: Buffer.concat(this.head), sync: () => syncing };
+    };
+    const sync = (): Promise<void> => {
+      this.syncing ??= written().then(async () => (await this.fh).datasync());
+      return this.syncing;
+    };
+    if (eagerSync) sync().catch((e: unknown) => e); // observed through sync()
+    const kept = this.kept;
+    this.kept = undefined;
+    return {
+      sha256: this.hash.digest('hex'), sizeBytes: this.size, synced: false, head: Buffer.concat(this.head), sync, written,
+      ...(kept ? { chunks: kept } : {}),
+    };
   }
 
-  /** Closes the file (after the store, or of an interrupted instance); never rejects. */
+  /**
+   * Closes the file (after the store, or of an interrupted instance); never rejects. A sync already started
+   * (the archive may sync the moved file through this handle after the store returned) completes first.
+   */
   async close(): Promise<void> {
+    if (this.syncing) await this.syncing.catch((e: unknown) => e);
     this.error ??= new Error('closed');
     this.queue = [];
     while (this.pumping) await this.pumping;

@@ -15,6 +15,7 @@ import { Dataset } from './lib.ts';
 import { readPart10Info } from './part10.ts';
 import { echo, find, startDimseServer } from './index.ts';
 import type { DimseServer } from './index.ts';
+import { associateRq as rawAssociateRq, pdu, pdvPdu as pdv } from './raw-pdu.ts';
 import { CONFORMANCE_DIR, openTempArchive, runTool, startStorescp, writeSmallCtSeries } from './testing.ts';
 import type { RunningStorescp, TempArchive } from './testing.ts';
 
@@ -184,41 +185,9 @@ describe('C-MOVE and C-GET', () => {
   });
 });
 
-function pdu(type: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(6);
-  head.writeUInt8(type, 0);
-  head.writeUInt32BE(body.length, 2);
-  return Buffer.concat([head, body]);
-}
-
-function item(type: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt8(type, 0);
-  head.writeUInt16BE(body.length, 2);
-  return Buffer.concat([head, body]);
-}
-
+/** The A-ASSOCIATE-RQ of these tests proposes one transfer syntax. */
 function associateRq(calling: string, called: string, abstractSyntax: string, ts: string): Buffer {
-  const fixed = Buffer.alloc(68);
-  fixed.writeUInt16BE(1, 0);
-  fixed.write(called.padEnd(16), 4, 'latin1');
-  fixed.write(calling.padEnd(16), 20, 'latin1');
-  const maxLen = Buffer.alloc(4);
-  maxLen.writeUInt32BE(65536);
-  return pdu(0x01, Buffer.concat([
-    fixed,
-    item(0x10, Buffer.from('1.2.840.10008.3.1.1.1')),
-    item(0x20, Buffer.concat([Buffer.from([1, 0, 0, 0]), item(0x30, Buffer.from(abstractSyntax)), item(0x40, Buffer.from(ts))])),
-    item(0x50, Buffer.concat([item(0x51, maxLen), item(0x52, Buffer.from('1.2.3.4'))])),
-  ]));
-}
-
-function pdv(command: boolean, last: boolean, data: Buffer): Buffer {
-  const head = Buffer.alloc(6);
-  head.writeUInt32BE(data.length + 2, 0);
-  head.writeUInt8(1, 4);
-  head.writeUInt8((command ? 1 : 0) | (last ? 2 : 0), 5);
-  return pdu(0x04, Buffer.concat([head, data]));
+  return rawAssociateRq(calling, called, abstractSyntax, [ts]);
 }
 
 async function openSocket(): Promise<{ socket: Socket; next: () => Promise<Buffer>; closed: Promise<void> }> {
@@ -248,6 +217,43 @@ describe('robustness', () => {
     assert.ok(lines.slice(before).some((l) => l.includes('dimse connection error')));
     const r = await runTool('echoscu', [...scu('STORESCU'), host, port()]);
     assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('A-RELEASE-RQ right behind the last P-DATA-TF: the C-STORE-RSP comes before the A-RELEASE-RP (PS3.8 7.2)', async () => {
+    const file = await readFile(join(CONFORMANCE_DIR, 'MR_small.dcm'));
+    const info = readPart10Info(file, 'MR_small.dcm');
+    const { socket, next, closed } = await openSocket();
+    socket.write(associateRq('STORESCU', 'SECONDREADER', info.sopClassUid, info.transferSyntaxUid));
+    const ac = await next();
+    assert.equal(ac[0], 0x02, 'A-ASSOCIATE-AC');
+    const command = new Dataset({ CommandField: 1, MessageID: 7, Priority: 0, CommandDataSetType: 0x0202, AffectedSOPClassUID: info.sopClassUid, AffectedSOPInstanceUID: info.sopInstanceUid }).getDenaturalizedCommandDataset();
+    // One write: the release reaches the SCP in the same read as the last data fragment, while the store runs.
+    socket.write(Buffer.concat([pdv(true, true, command), pdv(false, true, file.subarray(info.dataOffset)), pdu(0x05, Buffer.alloc(4))]));
+    let pending = Buffer.alloc(0);
+    const types: number[] = [];
+    const pdus: Buffer[] = [];
+    while (!types.includes(0x06) && !types.includes(0x07)) {
+      const chunk = await Promise.race([next(), closed.then(() => undefined)]);
+      if (!chunk) break;
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 6 && pending.length >= 6 + pending.readUInt32BE(2)) {
+        const len = 6 + pending.readUInt32BE(2);
+        pdus.push(pending.subarray(0, len));
+        types.push(pending[0] as number);
+        pending = pending.subarray(len);
+      }
+    }
+    socket.end();
+    assert.deepEqual(types, [0x04, 0x06], 'P-DATA-TF (C-STORE-RSP), then A-RELEASE-RP');
+    const rsp = pdus[0] as Buffer;
+    assert.equal(rsp.readUInt8(11) & 3, 3, 'a last command fragment');
+    const group = rsp.subarray(12);
+    const fields = new Map<number, Buffer>();
+    for (let at = 0; at + 8 <= group.length; at += 8 + group.readUInt32LE(at + 4)) fields.set(group.readUInt16LE(at + 2), group.subarray(at + 8, at + 8 + group.readUInt32LE(at + 4)));
+    assert.equal(fields.get(0x0100)?.readUInt16LE(0), 0x8001, 'C-STORE-RSP');
+    assert.equal(fields.get(0x0120)?.readUInt16LE(0), 7, 'answers MessageID 7');
+    assert.equal(fields.get(0x0900)?.readUInt16LE(0), 0x0000, 'Success');
+    assert.ok(await ta.archive.getInstance(info.sopInstanceUid), 'stored before it was acknowledged');
   });
 
   test('A-ABORT in the middle of a C-STORE: nothing partial stored, temp file removed, server keeps serving', async () => {

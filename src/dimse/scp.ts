@@ -123,6 +123,8 @@ class Association extends Scp {
   private readonly incoming = new WeakMap<DimseRequest, IncomingStore>();
   private readonly open = new Set<IncomingStore>();
   private readonly cancelled = new Set<number>();
+  /** Handlers of this association not yet settled (their responses not yet written). */
+  private readonly outstanding = new Set<Promise<void>>();
   /** The peer's maximum receive PDU length (0: unlimited, PS3.8 D.1); what we send is cut to it. */
   private peerMaxPdu = 16_384;
   /** P-DATA-TF routing (onPData): on once the association is accepted, off for good after an unreadable command. */
@@ -293,11 +295,14 @@ class Association extends Scp {
 
   private async storeReceived(r: Receiving): Promise<{ code: number; comment?: string }> {
     const { writer } = r;
-    const digest = writer.finish();
+    // The embedded archive journals the kept bytes and never needs this file synced (src/archive/journal.ts).
+    const digest = writer.finish(this.shared.archive.backend !== 'sqlite');
     try {
       return await this.archiveTemp(r.command.affectedSopInstanceUid, writer.path, digest);
     } finally {
-      await writer.close();
+      // Not awaited: the archive may still be syncing the stored file through this handle after the store
+      // returned (ingest journal, ADR 0007); close waits for that, the response need not.
+      void writer.close();
     }
   }
 
@@ -305,12 +310,17 @@ class Association extends Scp {
     return this as unknown as NetworkInternals;
   }
 
+  /** Runs a message handler; it counts as outstanding on this association (and the server) until it settles. */
   private run(task: () => Promise<void>): void {
     const p = task().catch((e: unknown) => {
       this.shared.log.error('dimse handler failed', { callingAe: this.callingAe, error: e instanceof Error ? e.message : String(e) });
     });
     this.shared.work.add(p);
-    void p.finally(() => this.shared.work.delete(p));
+    this.outstanding.add(p);
+    void p.finally(() => {
+      this.shared.work.delete(p);
+      this.outstanding.delete(p);
+    });
   }
 
   override associationRequested(association: DimseAssociation): void {
@@ -351,8 +361,20 @@ class Association extends Scp {
     this.fastPath = true;
   }
 
+  /**
+   * A-RELEASE-RP (PS3.8 9.3.7) only after every outstanding response: the release is orderly, the acceptor
+   * sends its remaining P-DATA first (PS3.8 7.2). A C-STORE still being stored when the A-RELEASE-RQ arrives
+   * (a peer may send it right behind the last P-DATA-TF) gets its C-STORE-RSP before the A-RELEASE-RP.
+   */
   override associationReleaseRequested(): void {
-    this.sendAssociationReleaseResponse();
+    if (this.outstanding.size === 0) {
+      this.sendAssociationReleaseResponse();
+      return;
+    }
+    void (async () => {
+      while (this.outstanding.size > 0) await Promise.allSettled([...this.outstanding]);
+      if (!this.closed && !this.conn.destroyed) this.sendAssociationReleaseResponse();
+    })();
   }
 
   override abort(source: number, reason: number): void {
