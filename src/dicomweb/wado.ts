@@ -6,15 +6,16 @@
  * Transfer syntax decision: we never transcode. `transfer-syntax=*`, no transfer-syntax parameter, or the stored
  * syntax itself get the stored bytes (the Part 10 file exactly as received); asking only for a syntax some
  * instance is not stored in is 406. Frames are always decoded, so they are offered in Explicit VR Little Endian.
+ * Metadata is served from a bounded per-instance cache keyed by the stored version (metadata-cache.ts).
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InstanceRecord } from '../archive/types.ts';
 import { SrError } from '../core/errors.ts';
 import type { DecodedFrame, PixelDescription } from '../dicom/index.ts';
-import { TRANSFER_SYNTAX, codecFor } from '../dicom/index.ts';
-import { type DicomWebContext, type ResourcePath, instanceUrl, instancesOf, pathOf, readHeader, readWhole, serviceRoot } from './context.ts';
-import { type DicomJson, datasetToJson, setAttribute, sortJson } from './dicom-json.ts';
+import { TRANSFER_SYNTAX } from '../dicom/index.ts';
+import { type DicomWebContext, type ResourcePath, instanceUrl, instancesOf, pathOf, readWhole, serviceRoot } from './context.ts';
+import { metadataText, warmSeries } from './metadata-cache.ts';
 import { type MediaRange, multipartRanges, negotiateJson, notAcceptable, parseAccept } from './media.ts';
 import { newBoundary, writeMultipart, type OutPart } from './multipart.ts';
 
@@ -58,22 +59,11 @@ async function retrieve(ctx: DicomWebContext, path: ResourcePath, req: FastifyRe
 async function metadata(ctx: DicomWebContext, path: ResourcePath, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const type = negotiateJson(req.headers.accept);
   const list = await instancesOf(ctx, path);
-  const root = serviceRoot(ctx, req);
-  const out: DicomJson[] = [];
-  for (const rec of list) {
-    const head = await readHeader(ctx, rec);
-    const url = instanceUrl(root, rec.studyInstanceUid, rec.seriesInstanceUid, rec.sopInstanceUid);
-    const json = datasetToJson(head.dataset, { signed: head.pixel?.PixelRepresentation === 1 });
-    if (head.pixel) {
-      const frames = Array.from({ length: head.frameCount }, (_, i) => i + 1).join(',');
-      // Pixel data is bulk data: its URI is the frames resource, which returns every frame decoded.
-      json['7FE00010'] = { vr: codecFor(head.transferSyntaxUID) === 'native' && head.pixel.BitsAllocated > 8 ? 'OW' : 'OB', BulkDataURI: `${url}/frames/${frames}` };
-    }
-    if (json['00080005']) setAttribute(json, 'SpecificCharacterSet', 'ISO_IR 192'); // JSON is UTF-8 (PS3.18 F.2)
-    setAttribute(json, 'AvailableTransferSyntaxUID', rec.transferSyntaxUid);
-    out.push(sortJson(json));
-  }
-  await reply.code(200).type(type).send(JSON.stringify(out));
+  // Per-instance DICOM JSON comes from the metadata cache (read once per stored version; see metadata-cache.ts).
+  const body = await metadataText(ctx, list, serviceRoot(ctx, req));
+  // One instance's metadata is often followed by its series' (viewers probing a series): fill the rest now.
+  if (path.instance && path.series) warmSeries(ctx, path.study, path.series);
+  await reply.code(200).type(type).send(body);
 }
 
 /** "1,3,5" → 1-based frame numbers; PS3.18 10.4.1.1.4: a list of positive integers. */
