@@ -54,3 +54,32 @@ test('follow-up metrics: wrong pairing, missed new, missing resolved, low-probab
   assert.equal(m.newResolvedRightOfDetectedPct, 0);
   assert.ok(Number.isNaN(m.medianVdtErrorPct));
 });
+
+test('follow-up metrics: prior-guided findings count as shown, right only on the same truth nodules; wrongly paired new nodules counted', () => {
+  const findings = [
+    // Sub-threshold, shown because of the prior, paired with the right prior nodule: a right pair.
+    { ...f('n1', [0, 0, 0.5], { status: 'grown', priorGuided: true, priorCenterMm: [0.5, 0, 0], vdtDays: 100 }), probability: 0.2 },
+    // Sub-threshold, prior-guided, but paired with the wrong prior nodule (a's prior): not right.
+    { ...f('n2', [20, 0, 0], { status: 'stable', priorGuided: true, priorCenterMm: [0, 0, 0] }), probability: 0.2 },
+    // The true new nodule paired with a prior candidate: wrongly paired.
+    f('n3', [-20, 0, 0], { status: 'shrunk', priorGuided: true, priorCenterMm: [-20, 1, 0] }),
+    // A prior-guided finding on no truth nodule (a vessel candidate): counted as such.
+    { ...f('n4', [0, -30, 0], { status: 'stable', priorGuided: true, priorCenterMm: [0, -30, 0] }), probability: 0.1 },
+    // A vessel candidate paired with the resolved nodule's prior position.
+    { ...f('n6', [0, 21, 0], { status: 'shrunk', priorGuided: true, priorCenterMm: [0, 20, 0.5] }), probability: 0.1 },
+    // Sub-threshold without the prior-guided flag: still not shown.
+    { ...f('n5', [0, 20, 0], { status: 'stable', priorCenterMm: [0, 20, 0] }), probability: 0.1 },
+  ];
+  const m = computeFollowUpMetrics([{ caseId: 'c1', truth, findings }]);
+  assert.equal(m.pairsRight, 1);
+  assert.equal(m.truthPairs, 2);
+  assert.equal(m.priorGuided, 5);
+  assert.equal(m.resolvedWronglyPaired, 1);
+  assert.equal(m.resolvedRight, 0);
+  assert.equal(m.priorGuidedRight, 1);
+  assert.equal(m.priorGuidedOnNoTruth, 2);
+  assert.equal(m.newRight, 0);
+  assert.equal(m.newWronglyPaired, 1);
+  assert.equal(m.vdtCount, 1);
+  assert.match(formatFollowUpMetrics(m), /wrongly paired: 1/);
+});

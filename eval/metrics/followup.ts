@@ -2,10 +2,15 @@
  * Follow-up metrics: how a follow-up result (current findings with status / prior fields, the registration
  * matrix) agrees with a follow-up pair's truth (eval/phantoms/followup.ts).
  *
- * - A truth nodule is "found" on the current scan by the reported finding (probability ≥ threshold, not a
- *   'resolved' entry) nearest its current centre within max(5 mm, ½ diameter) — the LUNA16 hit radius idea.
+ * - A truth nodule is "found" on the current scan by the shown finding nearest its current centre within
+ *   max(5 mm, ½ diameter) — the LUNA16 hit radius idea. Shown: probability ≥ threshold, or a prior-guided
+ *   follow-up finding (`priorGuided: true` with a status: the analysis displays it because the other scan has a
+ *   reported nodule there); never a 'resolved' entry.
  * - Pair right: a truth nodule present on both scans, found, labelled stable/grown/shrunk, and its finding's
  *   prior centre within the same radius of the truth prior centre.
+ * - A prior-guided pair is held to the same rule as any pair: it is right only when its prior centre is the same
+ *   truth nodule's prior centre. Counted apart: true new nodules wrongly paired (found, labelled stable / grown /
+ *   shrunk), truth resolved nodules a shown current finding was paired with, and prior-guided findings on no truth nodule (a vessel candidate paired with a prior false positive).
  * - New right: found and labelled 'new'. Resolved right: a 'resolved' entry whose prior centre lies within the
  *   radius of the truth prior centre.
  * - VDT error: |VDT − true VDT| / |true VDT| on right pairs with a finite truth VDT (grown and shrunk nodules).
@@ -58,6 +63,10 @@ export interface FollowUpNoduleOutcome {
   pairRight?: boolean;
   newRight?: boolean;
   resolvedRight?: boolean;
+  /** Resolved truth nodules: a shown current finding was paired with it. */
+  wronglyPaired?: boolean;
+  /** Found by a prior-guided finding. */
+  priorGuided?: boolean;
   /** Resolved truth nodules: whether the analysis reported it on the prior (undefined when unknown). */
   priorDetected?: boolean;
   vdtTrue: number | null;
@@ -76,8 +85,18 @@ export interface FollowUpMetrics {
   pairsMatchedOfFoundPct: number;
   newTotal: number;
   newRight: number;
+  /** True new nodules found on the current scan but paired with something on the prior (stable/grown/shrunk). */
+  newWronglyPaired: number;
+  /** Prior-guided current findings (shown with a status because of the other scan). */
+  priorGuided: number;
+  /** … of them on a truth pair and paired right. */
+  priorGuidedRight: number;
+  /** Shown only because of the guidance (probability < threshold) and within the hit radius of no truth nodule: false positives the guidance added. */
+  priorGuidedOnNoTruth: number;
   resolvedTotal: number;
   resolvedRight: number;
+  /** Truth resolved nodules whose prior position a shown current finding claims as its prior (paired with something now). */
+  resolvedWronglyPaired: number;
   newResolvedRightPct: number;
   /**
    * The same, counting only nodules the detector reported (new: found on the current scan; resolved: reported on
@@ -135,13 +154,20 @@ export function computeFollowUpMetrics(cases: readonly FollowUpCaseInput[], thre
   const regErr: number[] = [];
   const regMs: number[] = [];
   let compared = 0;
+  let guided = 0, guidedOnNoTruth = 0;
   for (const c of cases) {
     if (c.matrix) {
       compared++;
       regErr.push(transformDiscrepancyMm(c.matrix, c.truth.currentToPriorMm, registrationProbes(c.truth)).mean);
       if (c.registrationMs !== undefined) regMs.push(c.registrationMs);
     }
-    const reported = c.findings.filter((f) => f.probability >= threshold && f['status'] !== 'resolved');
+    const isGuided = (f: FollowUpFindingLike): boolean => f['priorGuided'] === true && typeof f['status'] === 'string';
+    const reported = c.findings.filter((f) => (f.probability >= threshold || isGuided(f)) && f['status'] !== 'resolved');
+    for (const f of reported) {
+      if (!isGuided(f)) continue;
+      guided++;
+      if (f.probability < threshold && !c.truth.nodules.some((n) => n.current && dist(f.centerMm, n.current.centerMm) <= radius(n.current.diameterMm))) guidedOnNoTruth++;
+    }
     const resolved = c.findings.filter((f) => f['status'] === 'resolved');
     const usedResolved = new Set<string>();
     for (const n of c.truth.nodules) {
@@ -151,6 +177,7 @@ export function computeFollowUpMetrics(cases: readonly FollowUpCaseInput[], thre
         const hit = reported.map((f) => ({ f, d: dist(f.centerMm, n.current!.centerMm) })).filter((x) => x.d <= r).sort((a, b) => a.d - b.d)[0];
         if (hit) {
           o.found = true;
+          o.priorGuided = isGuided(hit.f);
           const st = hit.f['status'];
           o.status = typeof st === 'string' ? st : null;
           const v = hit.f['vdtDays'];
@@ -168,6 +195,7 @@ export function computeFollowUpMetrics(cases: readonly FollowUpCaseInput[], thre
         if (hit) usedResolved.add(hit.id);
         o.status = hit ? 'resolved' : null;
         o.resolvedRight = hit !== undefined;
+        o.wronglyPaired = reported.some((f) => { const pc = priorCenter(f); return pc !== undefined && dist(pc, n.prior!.centerMm) <= r; });
         if (c.priorReported) o.priorDetected = c.priorReported.some((q) => dist(q, n.prior!.centerMm) <= r);
       }
       outcomes.push(o);
@@ -188,8 +216,13 @@ export function computeFollowUpMetrics(cases: readonly FollowUpCaseInput[], thre
     pairsMatchedOfFoundPct: pct(right.length, foundPairs.length),
     newTotal: news.length,
     newRight: news.filter((o) => o.newRight).length,
+    newWronglyPaired: news.filter((o) => o.found && (o.status === 'stable' || o.status === 'grown' || o.status === 'shrunk')).length,
+    priorGuided: guided,
+    priorGuidedRight: right.filter((o) => o.priorGuided === true).length,
+    priorGuidedOnNoTruth: guidedOnNoTruth,
     resolvedTotal: res.length,
     resolvedRight: res.filter((o) => o.resolvedRight).length,
+    resolvedWronglyPaired: res.filter((o) => o.wronglyPaired === true).length,
     newResolvedRightPct: pct(news.filter((o) => o.newRight).length + res.filter((o) => o.resolvedRight).length, news.length + res.length),
     newResolvedRightOfDetectedPct: (() => {
       const n = news.filter((o) => o.found), r = res.filter((o) => o.priorDetected === true);
@@ -212,6 +245,7 @@ export function formatFollowUpMetrics(m: FollowUpMetrics): string {
   return [
     `pairs (cases): ${m.pairs}, compared: ${m.casesCompared}`,
     `nodule pairs matched: ${m.pairsRight}/${m.truthPairs} = ${f1(m.pairsMatchedPct)} % (of those found on the current scan: ${f1(m.pairsMatchedOfFoundPct)} %)`,
+    `prior-guided findings: ${m.priorGuided} (right pairs ${m.priorGuidedRight}, on no truth nodule ${m.priorGuidedOnNoTruth}); true new nodules wrongly paired: ${m.newWronglyPaired}; resolved nodules wrongly paired: ${m.resolvedWronglyPaired}`,
     `new labelled right: ${m.newRight}/${m.newTotal}; resolved labelled right: ${m.resolvedRight}/${m.resolvedTotal}; together ${f1(m.newResolvedRightPct)} % (of those the detector reported: ${f1(m.newResolvedRightOfDetectedPct)} %)`,
     `status (Lung-RADS growth) agreement on matched pairs: ${f1(m.statusAgreementPct)} %`,
     `median |VDT error|: ${f1(m.medianVdtErrorPct)} % over ${m.vdtCount} grown/shrunk pair(s)`,

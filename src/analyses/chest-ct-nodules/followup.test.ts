@@ -93,6 +93,64 @@ test('a faint prior detection confirms a reported current nodule (not new)', () 
   assert.equal(r.summary.counts.resolved, 0);
 });
 
+test('prior-guided: a sub-threshold current candidate at a reported prior nodule is shown as stable/grown, not new + resolved', () => {
+  const currentToPrior = rigidAffine([0, 0, 1.5], [4, -3, 2], [0, 0, 0]);
+  const current = [
+    nodule('n1', [-50, 20, 40], 9),
+    nodule('n2', [30, -10, -20], 8, { p: 0.18 }), // the prior's p1 seen faintly now: prior-guided
+    nodule('n3', [0, 0, 0], 6, { p: 0.3 }), // sub-threshold, no prior nodule near: stays unshown
+  ];
+  const prior = [
+    nodule('p1', applyAffine(currentToPrior, [30.5, -10, -19.5]), 6),
+    nodule('p2', applyAffine(currentToPrior, [-50, 20, 40]), 9),
+  ];
+  // Off by default (it did not generalise: FollowUpOptions.guideCurrent): n2 stays unshown, p1 is resolved.
+  const off = compareWithPrior(current, prior, { currentToPrior, intervalDays: 365 });
+  assert.equal(off.findings.find((f) => f.id === 'n2')?.['status'], undefined);
+  assert.deepEqual(off.findings.filter((f) => f['status'] === 'resolved').map((f) => f['priorFindingId']), ['p1']);
+  const r = compareWithPrior(current, prior, { currentToPrior, intervalDays: 365, guideCurrent: true });
+  const by = (id: string) => r.findings.find((f) => f.id === id) as Finding;
+  assert.equal(by('n2')['status'], 'grown'); // 6 → 8 mm in a year: > 1.5 mm
+  assert.equal(by('n2')['priorGuided'], true);
+  assert.equal(by('n2')['priorFindingId'], 'p1');
+  assert.equal(by('n2').probability, 0.18, 'the candidate keeps its own probability');
+  assert.equal(by('n2')['label'], undefined, 'no mask label: the label map paints only what the analysis displays');
+  assert.ok(by('n2').reasons?.some((x) => /prior-guided/.test(x)));
+  assert.equal(by('n1')['status'], 'stable');
+  assert.equal(by('n1')['priorGuided'], undefined);
+  assert.equal(by('n3')['status'], undefined);
+  assert.equal(r.findings.some((f) => f['status'] === 'resolved'), false);
+  assert.deepEqual(r.summary.counts, { new: 0, stable: 1, grown: 1, shrunk: 0, resolved: 0 });
+  assert.equal(r.summary.pairs.find((q) => q.currentId === 'n2')?.priorGuided, true);
+  assert.ok(r.lungRads?.findings.some((f) => f.id === 'n2'), 'the shown nodule enters Lung-RADS');
+});
+
+test('prior-guided: a distant, much larger/smaller or other-type candidate is not paired', () => {
+  const current = [
+    nodule('n1', [0, 0, 0], 6, { p: 0.3 }), // 14 mm from p1: beyond the gate (6 + ½·7 mm)
+    nodule('n2', [40, 0, 0], 6), // a true new nodule; the prior has a 16 mm-wide vessel candidate there (×19 volume)
+    nodule('n3', [-40, 0, 0], 6, { p: 0.3, type: 'solid' }), // the prior nodule there is ground-glass
+    nodule('n4', [0, 40, 0], 6, { p: 0.02 }), // below the support floor
+  ];
+  const prior = [
+    nodule('p1', [14, 0, 0], 7),
+    nodule('p2', [41, 0, 0], 16, { p: 0.2 }),
+    nodule('p3', [-40.5, 0, 0], 6, { type: 'ground-glass' }),
+    nodule('p4', [0, 40.5, 0], 6),
+  ];
+  const r = compareWithPrior(current, prior, { currentToPrior: IDENTITY_AFFINE, intervalDays: 200, guideCurrent: true });
+  const by = (id: string) => r.findings.find((f) => f.id === id) as Finding;
+  assert.equal(by('n1')['status'], undefined);
+  assert.equal(by('n2')['status'], 'new');
+  assert.equal(by('n3')['status'], undefined);
+  assert.equal(by('n4')['status'], undefined);
+  assert.equal(r.findings.some((f) => f['priorGuided'] === true), false);
+  assert.deepEqual(r.findings.filter((f) => f['status'] === 'resolved').map((f) => f['priorFindingId']).sort(), ['p1', 'p3', 'p4']);
+  // The same size gate, opened: n2 would be paired with the vessel candidate.
+  const loose = compareWithPrior(current, prior, { currentToPrior: IDENTITY_AFFINE, intervalDays: 200, guidedMaxVolumeRatio: 100, guideCurrent: true });
+  assert.equal(loose.findings.find((f) => f.id === 'n2')?.['status'], 'shrunk');
+});
+
 test('bad interval: coded error', () => {
   assert.throws(() => compareWithPrior([], [], { currentToPrior: IDENTITY_AFFINE, intervalDays: 0 }), (e) => isSrError(e, 'CLINICAL_INVALID_INPUT'));
 });
