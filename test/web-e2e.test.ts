@@ -290,4 +290,30 @@ describe('web app end to end', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     assert.equal(await index('vp-prior'), 14, 'linked scrolling did not pull the prior back');
     await p.screenshot({ path: join(ARTIFACTS, '6-prior-comparison.png') });
   });
+
+  test('first sign-in with a one-time password: the app asks for a new one and only then opens the worklist', { timeout: 60_000 }, async () => {
+    assert.ok(server && context);
+    await server.auth.createUser({ username: 'tech.new', password: 'One-time-secret-123', role: 'technologist' }, { actor: null, source: 'test' });
+    await context.clearCookies(); // signed out: the last test of the file
+    const p = await context.newPage();
+    await p.goto(`${server.httpUrl}/`);
+    await p.fill('input[name=username]', 'tech.new');
+    await p.fill('input[name=password]', 'One-time-secret-123');
+    await p.click('button[type=submit]');
+    await p.waitForSelector('[data-testid=change-password]', { timeout: 10_000 });
+    // The server refuses the worklist until the password is changed (not only hidden in the UI).
+    const blocked = await p.request.get(`${server.httpUrl}/api/v1/studies`);
+    assert.equal(blocked.status(), 403);
+    await p.fill('input[name=currentPassword]', 'One-time-secret-123');
+    await p.fill('input[name=newPassword]', 'My-own-long-password-456');
+    await p.fill('input[name=repeatPassword]', 'Not-the-same-password-789');
+    await p.click('[data-testid=change-password] button[type=submit]');
+    await p.waitForSelector('[data-testid=change-error]', { timeout: 5_000 });
+    await p.fill('input[name=repeatPassword]', 'My-own-long-password-456');
+    await p.click('[data-testid=change-password] button[type=submit]');
+    await p.waitForSelector('[data-testid=change-password]', { state: 'detached', timeout: 10_000 });
+    assert.equal((await p.request.get(`${server.httpUrl}/api/v1/studies`)).status(), 200);
+    await p.screenshot({ path: join(ARTIFACTS, '7-after-password-change.png') });
+    await p.close();
+  });
 });

@@ -29,7 +29,7 @@ export function App() {
   }, [lang]);
   useEffect(() => {
     api<{ user?: User } & Partial<User>>('/auth/me')
-      .then((me) => setUser(me.user ?? { username: me.username ?? '', role: me.role ?? '' }))
+      .then((me) => setUser(me.user ?? { username: me.username ?? '', role: me.role ?? '', mustChangePassword: me.mustChangePassword === true }))
       .catch(() => setUser(null));
   }, []);
   const logout = useCallback(async () => {
@@ -49,6 +49,7 @@ export function App() {
         {user && <button onClick={() => void logout()}>{t('signOut')}</button>}
       </header>
       {!user ? <Login t={t} onLogin={setUser} />
+        : user.mustChangePassword ? <ChangePassword t={t} onChanged={setUser} />
         : where.stats ? <Stats t={t} />
         : where.study ? <Viewer key={where.study} studyUid={where.study} t={t} canDecide={user.role === 'radiologist'} onBack={() => (location.hash = '#/')} />
           : <Worklist t={t} onOpen={(uid) => (location.hash = `#/study/${uid}`)} />}
@@ -73,6 +74,35 @@ function Login(props: { t: ReturnType<typeof translator>; onLogin: (u: User) => 
       <input name="password" type="password" autoComplete="current-password" placeholder={t('password')} value={password} onChange={(e) => setPassword(e.target.value)} />
       <button type="submit" className="primary">{t('signIn')}</button>
       {error && <div className="error" data-testid="login-error">{error}</div>}
+    </form>
+  );
+}
+
+/** First sign-in with a one-time (or admin-set) password: the server opens nothing else until it is changed. */
+function ChangePassword(props: { t: ReturnType<typeof translator>; onChanged: (u: User) => void }) {
+  const { t } = props;
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <form className="login" data-testid="change-password" onSubmit={(e) => {
+      e.preventDefault();
+      if (next !== repeat) {
+        setError(t('passwordsDiffer'));
+        return;
+      }
+      post<User>('/auth/password', { currentPassword: current, newPassword: next })
+        .then((u) => props.onChanged({ ...u, mustChangePassword: false }))
+        .catch((err: unknown) => setError(`${t('changeFailed')}${err instanceof Error ? `: ${err.message}` : ''}`));
+    }}>
+      <h2>{t('changePassword')}</h2>
+      <p>{t('mustChange')}</p>
+      <input name="currentPassword" type="password" autoComplete="current-password" placeholder={t('currentPassword')} value={current} onChange={(e) => setCurrent(e.target.value)} autoFocus />
+      <input name="newPassword" type="password" autoComplete="new-password" placeholder={t('newPassword')} value={next} onChange={(e) => setNext(e.target.value)} />
+      <input name="repeatPassword" type="password" autoComplete="new-password" placeholder={t('repeatPassword')} value={repeat} onChange={(e) => setRepeat(e.target.value)} />
+      <button type="submit" className="primary">{t('changePassword')}</button>
+      {error && <div className="error" data-testid="change-error">{error}</div>}
     </form>
   );
 }

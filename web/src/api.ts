@@ -1,5 +1,5 @@
 /** The server's JSON API as the app uses it (same origin; the session is the HttpOnly sr_session cookie). */
-export interface User { readonly username: string; readonly role: string; readonly displayName?: string | null }
+export interface User { readonly username: string; readonly role: string; readonly displayName?: string | null; readonly mustChangePassword?: boolean }
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {

@@ -3,6 +3,9 @@ export type Lang = 'en' | 'zh';
 
 const en = {
   appName: 'SecondReader', assistive: 'AI-assisted; requires physician confirmation', signIn: 'Sign in', signOut: 'Sign out', username: 'Username', password: 'Password',
+  mustChange: 'This password was for one use only: choose your own password to continue.', currentPassword: 'Current password',
+  newPassword: 'New password', repeatPassword: 'Repeat new password', passwordsDiffer: 'The new passwords differ', changePassword: 'Change password',
+  changeFailed: 'Password change failed',
   loginFailed: 'Sign-in failed', worklist: 'Worklist', search: 'Search name, ID, accession…', criticalOnly: 'Critical only', allStatuses: 'All AI statuses',
   patient: 'Patient', patientId: 'ID', studyDate: 'Date', description: 'Description', modality: 'Mod.', aiStatus: 'AI', triage: 'Triage', findings: 'Findings', report: 'Report',
   critical: 'CRITICAL', routine: 'routine', none: '—', queued: 'queued', running: 'running', done: 'done', failed: 'failed', draft: 'draft', signed: 'signed',
@@ -21,6 +24,9 @@ export type Key = keyof typeof en;
 
 const zh: Record<Key, string> = {
   appName: 'SecondReader 辅助阅片', assistive: 'AI 辅助结果；需医师确认', signIn: '登录', signOut: '退出', username: '用户名', password: '密码',
+  mustChange: '此密码仅可使用一次：请设置您自己的密码后继续。', currentPassword: '当前密码',
+  newPassword: '新密码', repeatPassword: '再次输入新密码', passwordsDiffer: '两次输入的新密码不一致', changePassword: '修改密码',
+  changeFailed: '修改密码失败',
   loginFailed: '登录失败', worklist: '工作列表', search: '搜索姓名、ID、检查号…', criticalOnly: '仅危急', allStatuses: '全部 AI 状态',
   patient: '患者', patientId: 'ID', studyDate: '日期', description: '描述', modality: '设备', aiStatus: 'AI', triage: '分诊', findings: '发现', report: '报告',
   critical: '危急', routine: '常规', none: '—', queued: '排队', running: '分析中', done: '完成', failed: '失败', draft: '草稿', signed: '已签发',
