@@ -22,9 +22,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../core/log.ts';
+import { hostTag, pidAlive } from '../core/process.ts';
 import { SyncCoalescer, fsyncPath } from './fsync.ts';
 import type { InstanceOrigin } from './types.ts';
 
@@ -87,18 +87,7 @@ export interface JournalDeps {
 const liveDirs = new Set<string>();
 const FOLDER_RE = /^(.+)-(\d+)-([0-9a-f]{8})$/;
 
-function hostTag(): string {
-  return hostname().replace(/[^A-Za-z0-9._]/g, '_') || 'host';
-}
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: unknown }).code !== 'ESRCH'; // EPERM: alive, another user's
-  }
-}
 
 async function writeAll(fh: FileHandle, bufs: readonly Uint8Array[]): Promise<void> {
   let rest = [...bufs];

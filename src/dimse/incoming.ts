@@ -7,27 +7,16 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SrError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { hostTag, pidAlive } from '../core/process.ts';
+
+export { hostTag } from '../core/process.ts';
 
 /** Files directly in tempDir come from the layout before per-process folders; removed after this long. */
 const LEGACY_GRACE_MS = 10 * 60_000;
 
-export function hostTag(): string {
-  return hostname().replace(/[^A-Za-z0-9._]/g, '_') || 'host';
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to another user.
-    return (e as { code?: unknown }).code !== 'ESRCH';
-  }
-}
 
 async function countFiles(dir: string): Promise<number> {
   try {
