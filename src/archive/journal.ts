@@ -87,8 +87,6 @@ export interface JournalDeps {
 const liveDirs = new Set<string>();
 const FOLDER_RE = /^(.+)-(\d+)-([0-9a-f]{8})$/;
 
-
-
 async function writeAll(fh: FileHandle, bufs: readonly Uint8Array[]): Promise<void> {
   let rest = [...bufs];
   while (rest.length > 0) {
