@@ -9,19 +9,18 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SrError } from '../core/index.ts';
-import { lookupTag } from '../dicom/index.ts';
+import { LONG_VR, lookupTag, TRANSFER_SYNTAX } from '../dicom/index.ts';
 
-export const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
-export const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
-export const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
-export const TS_DEFLATED = '1.2.840.10008.1.2.1.99';
+export const TS_IMPLICIT_LE = TRANSFER_SYNTAX.ImplicitLE;
+export const TS_EXPLICIT_LE = TRANSFER_SYNTAX.ExplicitLE;
+export const TS_EXPLICIT_BE = TRANSFER_SYNTAX.ExplicitBE;
+export const TS_DEFLATED = TRANSFER_SYNTAX.Deflated;
 
 const UNDEFINED = 0xffffffff;
 const TAG_ITEM = 0xfffee000;
 const TAG_ITEM_DELIM = 0xfffee00d;
 const TAG_SEQ_DELIM = 0xfffee0dd;
 const MAX_DEPTH = 32;
-const LONG_VR = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
 
 export interface RawElement {
   readonly tag: number;

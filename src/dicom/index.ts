@@ -2,7 +2,7 @@ export * from './types.ts';
 export * from './dataset.ts';
 export * from './write.ts';
 export * from './ct-series-writer.ts';
-export { parseDicom, readDicomFile, readDicomHeader, isDicomFileCandidate } from './parse.ts';
+export { parseDicom, readDicomFile, readDicomHeader, isDicomFileCandidate, LONG_VR } from './parse.ts';
 export type { DicomHeader, ParseOptions } from './parse.ts';
 export { TS as TRANSFER_SYNTAX, codecFor } from './transfer-syntax.ts';
 export { framesOf, imageTypeOf } from './frames.ts';
