@@ -82,15 +82,23 @@ test('a 4 mm ground-glass nodule against a vessel is a candidate (sub-solid pass
   assert.ok(!without, 'found without the fine sub-solid pass: the test no longer tests it');
 });
 
-test('fineOrder: the largest cores first, then the first-stage score and the blob response interleaved', () => {
+test('fineOrder: the largest cores first, then the first-stage score (optionally interleaved with the blob response)', () => {
   const mk = (source: ScoredCandidate['candidate']['source'], blob: number, p1: number, radiusMm = 3): ScoredCandidate => ({
     candidate: { ijk: [0, 0, 0], lps: [0, 0, 0], radiusMm, blob, sigmaMm: 1, source }, x: [], p1,
   });
   const strongBlob = mk('blob', 200, 0.01), bestScore = mk('subsolid-blob', 20, 0.9), core = mk('solid-core', 0, 0.05, 9);
   const rest = Array.from({ length: 20 }, (_, i) => mk('blob', 50 - i, 0.2 - i * 0.005));
-  const order = fineOrder([...rest, strongBlob, bestScore, core], 8);
-  assert.equal(order[0], core);
-  assert.ok(order.indexOf(bestScore) <= 3 && order.indexOf(strongBlob) <= 3, `best-score at ${order.indexOf(bestScore)}, strongest blob at ${order.indexOf(strongBlob)}`);
-  assert.equal(new Set(order).size, order.length, 'a candidate listed twice');
-  assert.equal(order.length, 23);
+  const all = [...rest, strongBlob, bestScore, core];
+  const interleaved = fineOrder(all, 8, true, 0.25);
+  assert.equal(interleaved[0], core);
+  assert.ok(interleaved.indexOf(bestScore) <= 3 && interleaved.indexOf(strongBlob) <= 3, `best-score at ${interleaved.indexOf(bestScore)}, strongest blob at ${interleaved.indexOf(strongBlob)}`);
+  assert.equal(new Set(interleaved).size, interleaved.length, 'a candidate listed twice');
+  assert.equal(interleaved.length, 23);
+  // The default (0.4.0): at least the largest core, then the score alone — a strong blob the score rejects waits.
+  const byScore = fineOrder(all, 8);
+  assert.equal(byScore[0], core);
+  assert.equal(byScore[1], bestScore);
+  assert.ok(byScore.indexOf(strongBlob) > 8, `strongest blob at ${byScore.indexOf(strongBlob)}`);
+  assert.equal(new Set(byScore).size, byScore.length);
+  assert.equal(byScore.length, 23);
 });

@@ -7,9 +7,10 @@
 import { SrError } from '../../core/errors.ts';
 import { FEATURE_NAMES } from './features.ts';
 import { NODULE_MODEL } from './model.ts';
-import type { LogisticModel } from './logistic-model.ts';
+import type { CandidateModel, LogisticModel } from './logistic-model.ts';
+import { treeProbability } from './boosted-trees.ts';
 
-export type { LogisticModel } from './logistic-model.ts';
+export type { CandidateModel, LogisticModel } from './logistic-model.ts';
 
 export function sigmoid(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
@@ -24,11 +25,16 @@ export function logit(model: LogisticModel, x: readonly number[]): number {
   return z;
 }
 
-export function noduleProbability(x: readonly number[], model: LogisticModel = NODULE_MODEL): number {
+/** Probability of either model family. */
+export function modelProbability(model: CandidateModel, x: readonly number[]): number {
+  return model.kind === 'trees' ? treeProbability(model, x) : sigmoid(logit(model, x));
+}
+
+export function noduleProbability(x: readonly number[], model: CandidateModel = NODULE_MODEL): number {
   if (model.features.length !== FEATURE_NAMES.length || model.features.some((f, i) => f !== FEATURE_NAMES[i])) {
     throw new SrError('ANALYSIS_FAILED', 'nodule model features do not match FEATURE_NAMES; retrain with train.ts');
   }
-  return sigmoid(logit(model, x));
+  return modelProbability(model, x);
 }
 
 /** Fits a logistic regression with L2 penalty by full-batch Newton steps (IRLS); features standardised first. */

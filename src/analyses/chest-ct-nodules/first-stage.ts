@@ -8,8 +8,8 @@
 import type { Int16Volume, MaskVolume } from '../../imaging/index.ts';
 import { hessianAt } from '../../imaging/index.ts';
 import type { Candidate } from './candidates.ts';
-import { sigmoid, logit } from './classify.ts';
-import type { LogisticModel } from './logistic-model.ts';
+import { modelProbability } from './classify.ts';
+import type { CandidateModel } from './logistic-model.ts';
 import { FIRST_STAGE_MODEL } from './model-first-stage.ts';
 import { SrError } from '../../core/errors.ts';
 
@@ -60,9 +60,9 @@ export function firstStageFeatures(iso: Int16Volume, lung: MaskVolume, c: Candid
   ];
 }
 
-export function firstStageProbability(x: readonly number[], model: LogisticModel = FIRST_STAGE_MODEL): number {
+export function firstStageProbability(x: readonly number[], model: CandidateModel = FIRST_STAGE_MODEL): number {
   if (model.features.length !== FIRST_STAGE_FEATURES.length || model.features.some((f, i) => f !== FIRST_STAGE_FEATURES[i])) {
     throw new SrError('ANALYSIS_FAILED', 'first-stage model features do not match FIRST_STAGE_FEATURES; retrain with train.ts --stage 1');
   }
-  return sigmoid(logit(model, x));
+  return modelProbability(model, x);
 }

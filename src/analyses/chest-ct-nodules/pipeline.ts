@@ -13,7 +13,7 @@ import { crop, dilate, ijkToLps, lpsToIjk, resample, resampleToGrid, withData } 
 import { detectCandidates } from './candidates.ts';
 import type { Candidate, CandidateOptions } from './candidates.ts';
 import { noduleProbability } from './classify.ts';
-import type { LogisticModel } from './logistic-model.ts';
+import type { CandidateModel } from './logistic-model.ts';
 import { featureVector, measureCandidate } from './features.ts';
 import { firstStageFeatures, firstStageProbability } from './first-stage.ts';
 import type { CandidateMeasures } from './features.ts';
@@ -66,7 +66,7 @@ export interface PipelineOptions {
   /** Candidate-stage options (development: A/B of the blob channel). */
   candidateOptions?: CandidateOptions;
   /** Second-stage model; null ranks by the first stage (train.ts, while the model for a new feature set is fitted). */
-  secondStageModel?: LogisticModel | null;
+  secondStageModel?: CandidateModel | null;
 }
 
 /** Coarse-path probabilities stay below this: they were never checked by the second stage. */
@@ -149,18 +149,25 @@ export function isReportableMass(f: Pick<DetectedNodule, 'stage' | 'seg' | 'meas
     && f.candidate.source === 'solid-core' && f.candidate.radiusMm >= MASS_CORE_RADIUS_MM && insideMask(lungLabels, f.candidate.lps);
 }
 
+/** Whether the fine order interleaves the blob response with the first-stage score (see fineOrder). */
+export const FINE_ORDER_INTERLEAVE_BLOB = false;
+/** Share of the fine budget given first to the largest dense cores (see fineOrder). */
+export const FINE_ORDER_CORE_SHARE = 0.05;
+
 /** The order in which candidates get the fine segmentation (see runPipeline). */
-export function fineOrder(scored: readonly ScoredCandidate[], nFine: number): ScoredCandidate[] {
+export function fineOrder(scored: readonly ScoredCandidate[], nFine: number, interleaveBlob = FINE_ORDER_INTERLEAVE_BLOB, coreShare = FINE_ORDER_CORE_SHARE): ScoredCandidate[] {
   const isCore = (c: ScoredCandidate) => c.candidate.source === 'solid-core' || c.candidate.source === 'ground-glass-core';
-  const cores = scored.filter(isCore).sort((a, b) => b.candidate.radiusMm - a.candidate.radiusMm).slice(0, Math.round(nFine * 0.25));
-  // Then two rankings interleaved, each candidate taken at its better place: the first-stage score and the blob
-  // response. Neither alone keeps every nodule: the blob response ranks ground glass (150–450 HU of contrast)
-  // below the solid blobs (≈ 550 HU in the lung window) and the first-stage score ranks small calcified and
-  // juxtapleural nodules low. On the tuning phantoms (dense1..8: 79 nodules, 69 with a candidate; first stage
-  // trained leaving each half out) the interleave keeps 60 of the 69 within the first 60; the former order (cores,
-  // a sub-solid quota by score, then blobs by response) kept 57 within its budget of 40.
+  const cores = scored.filter(isCore).sort((a, b) => b.candidate.radiusMm - a.candidate.radiusMm).slice(0, coreShare > 0 ? Math.max(1, Math.round(nFine * coreShare)) : 0);
+  // Then the first-stage score (optionally interleaved with the blob response, each candidate taken at its better
+  // place). With the logistic first stage (0.3.0) the interleave was needed: the blob response ranks ground glass
+  // (150–450 HU of contrast) below the solid blobs and the linear score ranked small calcified and juxtapleural
+  // nodules low. The boosted-tree first stage (0.4.0) ranks both well, and the interleave and a 25 % core quota
+  // then only spend budget: by 5-fold cross-validation over tuning scans (model-study.ts --stage 1: plain 1..5,
+  // stress 1..6, dense 1..17; 237 nodules, 214 with a candidate) the first 60 of the order hold 175 nodules with
+  // the 0.3.0 logistic score and order, 179 with trees in that order, and 188 with trees, 5 % cores (the masses,
+  // whose centres the blob filter cannot see) and the score alone.
   const byScore = [...scored].sort((a, b) => b.p1 - a.p1);
-  const byBlob = scored.filter((c) => c.candidate.source === 'blob').sort((a, b) => b.candidate.blob - a.candidate.blob);
+  const byBlob = interleaveBlob ? scored.filter((c) => c.candidate.source === 'blob').sort((a, b) => b.candidate.blob - a.candidate.blob) : [];
   const out: ScoredCandidate[] = [...cores];
   const seen = new Set<ScoredCandidate>(cores);
   for (let i = 0; i < scored.length; i++) {
