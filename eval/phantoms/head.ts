@@ -159,7 +159,8 @@ export function generateHeadPhantom(options: HeadPhantomOptions): HeadPhantom {
     : (options.rotationDeg ?? { yaw: rng.uniform(-4, 4), roll: rng.uniform(-4, 4), pitch: rng.uniform(-3, 3) });
   const tilt = options.tiltDeg ?? 0;
   const dims: Vec3 = options.dims ? [...options.dims] : [512, 512, Math.ceil(150 / thickness)];
-  const subsamples = options.subsamples ?? (thickness === 5 ? 5 : 3);
+  // SSP samples over ±1.2 thicknesses (head-render.ts): 1.2 mm apart for 5 mm slices, 1.0 mm for 2.5 mm.
+  const subsamples = options.subsamples ?? (thickness === 5 ? 11 : 7);
   const artefactsOn = options.artefacts ?? true;
 
   const anatomyParams = randomAnatomy(root.fork('anatomy'));
@@ -194,10 +195,10 @@ export function generateHeadPhantom(options: HeadPhantomOptions): HeadPhantom {
 
   const rendered = renderHead(model, grid, subsamples);
   const geometry = { dims, spacing, origin, direction };
-  // The slab integration is the box part of the slice profile; acquire() adds the rest, the in-plane PSF and
-  // correlated noise (shared with the chest phantom).
+  // The rendering integrates the whole slice profile (Gaussian SSP, head-render.ts), so acquire() adds no
+  // through-plane blur (sliceThicknessMm 0), only the in-plane PSF and correlated noise (shared with the chest phantom).
   const volume = acquire(createVolume(rendered.hu, geometry), {
-    psfSigmaMm: 0.5, sliceThicknessMm: thickness, noiseSigmaHu: noise, rng: root.fork('noise'),
+    psfSigmaMm: 0.5, sliceThicknessMm: 0, noiseSigmaHu: noise, rng: root.fork('noise'),
   });
   const labels = createVolume(rendered.labels, geometry);
 

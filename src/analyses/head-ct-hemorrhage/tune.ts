@@ -29,7 +29,8 @@ import { runPipeline } from './pipeline.ts';
 import type { PipelineResult } from './pipeline.ts';
 
 const TUNING_SEED_MAX = 1000;
-const CACHE = join(tmpdir(), 'sr-head-tune');
+// Renamed whenever the phantom's voxels change (ssp: Gaussian slice profile, 2026-11-30).
+const CACHE = join(tmpdir(), 'sr-head-tune-ssp');
 
 interface PlannedCase { caseId: string; seed: string; bleedType: HeadBleedChoice; thickness: 2.5 | 5; tilt: number }
 
