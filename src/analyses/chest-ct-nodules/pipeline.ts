@@ -129,6 +129,12 @@ export function nearMask(mask: MaskVolume, lps: Vec3, radiusMm: number): boolean
 /** A finding this close to a mass's mask (mm) is part of the mass: its margin, satellite lobes, the collapsed or infiltrated lung at its edge. */
 export const MASS_MERGE_MM = 5;
 
+/** A sub-solid finding within LARGE_SOLID_MARGIN_MM of a solid nodule at least LARGE_SOLID_MM across (and larger than
+ * it) is that nodule's rim (see runPipeline). 15 mm: Lung-RADS v2022 puts such a solid nodule in 4B whatever lies at
+ * its margin. */
+export const LARGE_SOLID_MM = 15;
+export const LARGE_SOLID_MARGIN_MM = 4;
+
 /** Smallest mean diameter (mm) of a solid mass that is always reportable (see runPipeline). */
 export const MASS_MIN_DIAMETER_MM = 30;
 
@@ -285,6 +291,11 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
       if (fMass && !isReportableMass(k, lungs.labels)) kept[m] = { ...f, probability: Math.max(f.probability, k.probability) };
       continue;
     }
+    // A sub-solid finding at the margin of a large solid nodule is its partial-volume rim on the slices above or
+    // below (LIDC-IDRI-0003: a 12.4 mm "ground-glass" finding at p 0.77 whose centre lay 14 mm below the centre of
+    // the 23 mm nodule, just outside its mask): it is part of that nodule, as a mass's margin is part of the mass.
+    if ((f.seg.type === 'ground-glass' || f.seg.type === 'part-solid')
+      && kept.some((k) => k.stage === 'fine' && k.seg.type === 'solid' && k.measures.axes.meanDiameterMm >= LARGE_SOLID_MM && k.measures.axes.meanDiameterMm > f.measures.axes.meanDiameterMm && nearMask(k.seg.mask, f.centerMm, LARGE_SOLID_MARGIN_MM))) continue;
     const i = kept.findIndex((k) => insideMask(k.seg.mask, f.centerMm) || insideMask(f.seg.mask, k.centerMm));
     if (i < 0) { kept.push(f); continue; }
     // The same object seen twice: a sub-solid blob on the partial-volume rim of a solid nodule is segmented as a
