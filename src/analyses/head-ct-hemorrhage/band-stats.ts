@@ -12,7 +12,7 @@ import { generateHeadPhantom } from '../../../eval/phantoms/head.ts';
 import { extractBrain } from './brain-extraction.ts';
 import { smoothForBlood } from './blood.ts';
 import { toWorkingGrid } from './grid.ts';
-import { casePlan } from './tune.ts';
+import { casePlan, loadRealHead } from './tune.ts';
 
 const BINS = [0, 2.5, 5, 10, 15, 1e9];
 
@@ -52,13 +52,7 @@ export function bandStats(volume: Int16Volume, name: string): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seeds: { type: 'string' }, real: { type: 'boolean' }, cases: { type: 'string' } } });
   if (values.real) {
-    const dir = new URL('../../../../shared/data/ct-head-gantry-tilt/GE-human-head', import.meta.url).pathname;
-    const { scanPaths } = await import('../../dicom/index.ts');
-    const { seriesInputs } = await import('../../engine/index.ts');
-    const inp = seriesInputs(await scanPaths([dir])).inputs[0];
-    if (!inp) throw new SrError('NOT_FOUND', `no series under ${dir}`);
-    const series = await inp.loadVolume(new AbortController().signal);
-    bandStats(series.volume, 'GE-human-head');
+    bandStats(await loadRealHead(), 'GE-human-head');
   }
   if (values.seeds === undefined) return;
   for (const seed of values.seeds.split(',').map(Number)) {

@@ -77,15 +77,19 @@ function printComponents(r: PipelineResult): void {
   }
 }
 
-/** The real GE head CT (shared data; no bleed expected): every component, reported or rejected. */
-async function real(): Promise<void> {
+/** The real GE head CT of the shared data (no bleed expected), as a volume (dev tools). */
+export async function loadRealHead(): Promise<Int16Volume> {
   const dir = new URL('../../../../shared/data/ct-head-gantry-tilt/GE-human-head', import.meta.url).pathname;
   const { scanPaths } = await import('../../dicom/index.ts');
   const { seriesInputs } = await import('../../engine/index.ts');
   const inp = seriesInputs(await scanPaths([dir])).inputs[0];
   if (!inp) throw new SrError('NOT_FOUND', `no series under ${dir}`);
-  const series = await inp.loadVolume(new AbortController().signal);
-  const r = runPipeline(series.volume);
+  return (await inp.loadVolume(new AbortController().signal)).volume;
+}
+
+/** The real GE head CT: every component, reported or rejected. */
+async function real(): Promise<void> {
+  const r = runPipeline(await loadRealHead());
   process.stdout.write(`GE-human-head: smoothed σ ${r.noiseHu?.toFixed(2)}, ${r.bleeds.length} bleed(s)\n`);
   printComponents(r);
 }
