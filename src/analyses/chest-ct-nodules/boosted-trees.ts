@@ -59,7 +59,8 @@ export function treeLogit(model: TreeEnsembleModel, x: readonly number[]): numbe
   return z;
 }
 
-function sigmoid(z: number): number {
+/** The logistic link of both classifier families (classify.ts re-exports it). */
+export function sigmoid(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
 }
 

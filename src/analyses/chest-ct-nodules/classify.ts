@@ -8,13 +8,12 @@ import { SrError } from '../../core/errors.ts';
 import { FEATURE_NAMES } from './features.ts';
 import { NODULE_MODEL } from './model.ts';
 import type { CandidateModel, LogisticModel } from './logistic-model.ts';
-import { treeProbability } from './boosted-trees.ts';
+import { sigmoid, treeProbability } from './boosted-trees.ts';
+
+export { sigmoid } from './boosted-trees.ts';
 
 export type { CandidateModel, LogisticModel } from './logistic-model.ts';
 
-export function sigmoid(z: number): number {
-  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-}
 
 export function logit(model: LogisticModel, x: readonly number[]): number {
   let z = model.bias;
