@@ -48,15 +48,18 @@ export interface TreeFitOptions {
 /** The summed leaf values (a logit). A non-finite feature value goes right (it is never ≤ a threshold). */
 export function treeLogit(model: TreeEnsembleModel, x: readonly number[]): number {
   let z = model.base;
-  for (const tree of model.trees) {
-    let n = 0;
-    for (;;) {
-      const f = tree.f[n] as number;
-      if (f < 0) { z += tree.v[n] as number; break; }
-      n = (x[f] as number) <= (tree.t[n] as number) ? (tree.l[n] as number) : (tree.r[n] as number);
-    }
-  }
+  for (const tree of model.trees) z += treeValue(tree, x);
   return z;
+}
+
+/** The leaf value one tree gives `x`. */
+function treeValue(tree: FlatTree, x: readonly number[]): number {
+  let n = 0;
+  for (;;) {
+    const f = tree.f[n] as number;
+    if (f < 0) return tree.v[n] as number;
+    n = (x[f] as number) <= (tree.t[n] as number) ? (tree.l[n] as number) : (tree.r[n] as number);
+  }
 }
 
 /** The logistic link of both classifier families (classify.ts re-exports it). */
@@ -171,8 +174,7 @@ export function fitTrees(X: readonly (readonly number[])[], y: readonly number[]
     const tree: FlatTree = { f: tf, t: tt, l: tl, r: tr, v: tv };
     trees.push(tree);
     // Update every row (not only the subsample) with this tree's leaf.
-    const one: TreeEnsembleModel = { kind: 'trees', features: [], base: 0, trees: [tree], provenance: '' };
-    for (let r = 0; r < n; r++) z[r] = (z[r] as number) + treeLogit(one, X[r] as readonly number[]);
+    for (let r = 0; r < n; r++) z[r] = (z[r] as number) + treeValue(tree, X[r] as readonly number[]);
   }
   return { base, trees };
 }
