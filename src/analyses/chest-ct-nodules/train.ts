@@ -12,7 +12,7 @@
  *
  * Phantoms are cached as raw Int16 + JSON under the cache folder (default: os.tmpdir()/sr-chest-train).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,8 +43,12 @@ export async function loadCase(seed: number, cache: string, kind: CaseKind | boo
     const p = generateChestPhantom(k === 'stress'
       ? { seed: `stress-${seed}`, noduleCount: 10, noduleTypes: ['ground-glass', 'part-solid'], nodulePlacements: ['juxta-vascular', 'juxta-pleural'] }
       : k === 'dense' ? { seed: `dense-${seed}`, noduleCount: 10 } : { seed });
-    writeFileSync(`${base}.bin`, Buffer.from(p.volume.data.buffer, p.volume.data.byteOffset, p.volume.data.byteLength));
-    writeFileSync(`${base}.json`, JSON.stringify({ dims: p.volume.dims, spacing: p.volume.spacing, origin: p.volume.origin, direction: p.volume.direction, truth: p.truth }));
+    // Written to temporary names and renamed (.bin first): several tools may fill the same cache at once.
+    const tmp = `${base}.${process.pid}.tmp`;
+    writeFileSync(tmp, Buffer.from(p.volume.data.buffer, p.volume.data.byteOffset, p.volume.data.byteLength));
+    renameSync(tmp, `${base}.bin`);
+    writeFileSync(tmp, JSON.stringify({ dims: p.volume.dims, spacing: p.volume.spacing, origin: p.volume.origin, direction: p.volume.direction, truth: p.truth }));
+    renameSync(tmp, `${base}.json`);
   }
   const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { dims: Vec3; spacing: Vec3; origin: Vec3; direction: Mat3; truth: { nodules: TruthNodule[] } };
   const buf = readFileSync(`${base}.bin`);
