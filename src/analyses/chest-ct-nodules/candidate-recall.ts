@@ -4,6 +4,7 @@
  * order (pipeline.ts) — a nodule ranked past the fine budget is only reachable by the coarse path.
  *
  *   node --import tsx src/analyses/chest-ct-nodules/candidate-recall.ts --from 1 --to 12 [--cache DIR] [--stress | --dense] [--no-fine-subsolid]
+ *     [--fine N] [--max-blob N] [--blob-nms MM] [--max-subsolid N] [--max-subsolid-fine N]   (A/B of the caps in candidates.ts)
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { FINE_CANDIDATES, fineOrder, runPipeline } from './pipeline.ts';
 import { loadCase } from './train.ts';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, fine: { type: 'string' }, channel: { type: 'string' }, 'min-blob': { type: 'string' }, stress: { type: 'boolean' }, dense: { type: 'boolean' }, 'no-fine-subsolid': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, fine: { type: 'string' }, channel: { type: 'string' }, 'min-blob': { type: 'string' }, stress: { type: 'boolean' }, dense: { type: 'boolean' }, 'no-fine-subsolid': { type: 'boolean' }, 'max-blob': { type: 'string' }, 'blob-nms': { type: 'string' }, 'max-subsolid': { type: 'string' }, 'max-subsolid-fine': { type: 'string' } } });
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < 1000)) throw new Error('tuning seeds only (< 1000)');
   const nFine = Number(values.fine ?? FINE_CANDIDATES);
@@ -29,7 +30,9 @@ async function main(): Promise<void> {
   for (let seed = from; seed <= to; seed++) {
     const c = await loadCase(seed, cache, values.dense ? 'dense' : values.stress === true);
     const t0 = performance.now();
-    const res = runPipeline(c.vol, { fineCandidates: 0, coarseCandidates: 0, candidateOptions: { channel: values.channel === 'hu' ? 'hu' : 'lung-window', ...(values['min-blob'] ? { minBlob: Number(values['min-blob']) } : {}), ...(values['no-fine-subsolid'] ? { subsolidFineScalesMm: [] } : {}) } });
+    const res = runPipeline(c.vol, { fineCandidates: 0, coarseCandidates: 0, candidateOptions: { channel: values.channel === 'hu' ? 'hu' : 'lung-window', ...(values['min-blob'] ? { minBlob: Number(values['min-blob']) } : {}), ...(values['no-fine-subsolid'] ? { subsolidFineScalesMm: [] } : {}),
+      ...(values['max-blob'] ? { maxBlobCandidates: Number(values['max-blob']) } : {}), ...(values['blob-nms'] ? { blobMinDistanceMm: Number(values['blob-nms']) } : {}),
+      ...(values['max-subsolid'] ? { maxSubsolidCandidates: Number(values['max-subsolid']) } : {}), ...(values['max-subsolid-fine'] ? { maxSubsolidFineCandidates: Number(values['max-subsolid-fine']) } : {}) } });
     tCand += performance.now() - t0;
     candTotal += res.candidates.length;
     const order = fineOrder(res.candidates, nFine);

@@ -28,7 +28,23 @@ export interface CandidateOptions {
   channel?: 'lung-window' | 'hu';
   /** Minimum blob response (HU) for a blob candidate. */
   minBlob?: number;
+  /**
+   * Cap on blob maxima (default 250, which binds: the 250th response is ≈ 26–38 on stress phantoms 4–6). Uncapped
+   * (minBlob 4), the juxtavascular ground-glass nodules without a candidate there had lung-window responses of only
+   * 7–22 (rank 1300–4000 among ≈ 6000 maxima): the window's clipping hands the maximum to the vessel, so a larger
+   * cap does not reach them.
+   */
   maxBlobCandidates?: number;
+  /** Non-maximum suppression distance (mm) between blob candidates. */
+  blobMinDistanceMm?: number;
+  /**
+   * Caps on the sub-solid maxima of the 2 mm core grid and of the detection grid (development A/B). Raising both
+   * to 2000 (stress phantoms 3, 5, 6) gave candidates to 3 of 5 juxtavascular / juxtapleural ground-glass nodules
+   * that had none, but at first-stage scores 0.01–0.16 (fine-order ranks 69–340) for 2–3× the candidates: no gain
+   * without a first stage that ranks them, so the caps stay.
+   */
+  maxSubsolidCandidates?: number;
+  maxSubsolidFineCandidates?: number;
   /** Scales (mm) of the sub-solid channel on the detection grid itself, for small ground glass; [] turns it off. */
   subsolidFineScalesMm?: readonly number[];
 }
@@ -161,7 +177,7 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
   const useWindow = (opts.channel ?? 'lung-window') === 'lung-window';
   const win = useWindow ? lungWindow(iso, lung) : undefined;
   const blob = blobResponse(win ?? iso, lung, scales);
-  const maxima = localMaxima(blob.response, { mask: lung, minValue: opts.minBlob ?? 12, minDistanceMm: 3, maxCount: opts.maxBlobCandidates ?? 250 });
+  const maxima = localMaxima(blob.response, { mask: lung, minValue: opts.minBlob ?? 12, minDistanceMm: opts.blobMinDistanceMm ?? 3, maxCount: opts.maxBlobCandidates ?? 250 });
   const [nx, ny] = iso.dims;
   const candidates: Candidate[] = maxima.map((m) => {
     const v = m.ijk[0] + m.ijk[1] * nx + m.ijk[2] * nx * ny;
@@ -185,7 +201,7 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
     const subCh = subSolidChannel(cWin, win.bgHu);
     const sub = blobResponse(subCh, cLung, SUBSOLID_SCALES_MM);
     const [cx, cy] = cIso.dims;
-    const subMax = localMaxima(sub.response, { mask: cLung, minValue: opts.minBlob ?? 12, minDistanceMm: 6, maxCount: 120 });
+    const subMax = localMaxima(sub.response, { mask: cLung, minValue: opts.minBlob ?? 12, minDistanceMm: 6, maxCount: opts.maxSubsolidCandidates ?? 120 });
     const ch = subCh.data;
     for (const m of subMax) {
       const v = m.ijk[0] + m.ijk[1] * cx + m.ijk[2] * cx * cy;
@@ -204,7 +220,7 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
   if (win && fineScales.length > 0) {
     const subCh = subSolidChannel(win, win.bgHu);
     const sub = blobResponse(subCh, lung, fineScales);
-    const subMax = localMaxima(sub.response, { mask: lung, minValue: opts.minBlob ?? 12, minDistanceMm: 4, maxCount: 80 });
+    const subMax = localMaxima(sub.response, { mask: lung, minValue: opts.minBlob ?? 12, minDistanceMm: 4, maxCount: opts.maxSubsolidFineCandidates ?? 80 });
     for (const m of subMax) {
       const centre = ballMean(win, m.ijk, 1);
       if (centre >= SUBSOLID_HU[1] || centre <= win.bgHu + SUBSOLID_MIN_CONTRAST_HU) continue;
