@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
 import { axialAxes } from './measure.ts';
-import { segmentNodule } from './segment-nodule.ts';
+import { decideNoduleType, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
 
 /** Parenchyma at −850 HU with a solid 6 mm sphere on a 3.4 mm vessel that crosses the whole box (smooth edges). */
 function vesselScene(): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; c: Vec3; sphereMm3: number } {
@@ -179,4 +179,53 @@ test('without the lung around it (the mass scene, no lung mask), a mass seeded o
   const empty = createVolume(new Uint8Array(vol.data.length), vol);
   const seg = segmentNodule(vol, empty, c, 6);
   assert.ok(seg === null || seg.volumeMm3 < 1000, `volume ${seg?.volumeMm3.toFixed(0)} mm³`);
+});
+
+/**
+ * A 14 mm ground-glass sphere (−500 HU) in parenchyma (−850 HU), 0.7 × 0.7 × 1 mm voxels, smooth edges, with
+ * either a solid core (radius 2 mm, +40 HU) 4 mm off its centre, or a vessel (radius 1.5 mm, +40 HU) crossing it
+ * 4 mm off its centre from one side of the box to the other.
+ */
+function groundGlassScene(inside: 'core' | 'vessel'): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; c: Vec3 } {
+  const dims: Vec3 = [70, 70, 50];
+  const spacing: Vec3 = [0.7, 0.7, 1];
+  const origin: Vec3 = [-24.15, -24.15, -24.5];
+  const data = new Int16Array(voxelCount(dims));
+  const edge = (d: number) => 1 / (1 + Math.exp(d / 0.4));
+  let v = 0;
+  for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++, v++) {
+    const x = origin[0] + i * spacing[0], y = origin[1] + j * spacing[1], z = origin[2] + k * spacing[2];
+    const gg = edge(Math.hypot(x, y, z) - 7);
+    const solid = inside === 'core' ? edge(Math.hypot(x - 4, y, z) - 2) : edge(Math.hypot(x - 4, z) - 1.5);
+    data[v] = Math.round(-850 + 350 * gg + (40 - (-850 + 350 * gg)) * solid);
+  }
+  const vol = createVolume(data, { dims, spacing, origin });
+  const lung = createVolume(new Uint8Array(voxelCount(dims)).fill(1), { dims, spacing, origin });
+  return { vol, lung, c: [0, 0, 0] };
+}
+
+test('ground glass with a solid core away from the seed is part-solid; with a vessel crossing it, ground glass', () => {
+  // Seeded at the centre with a small radius estimate: the peak search and sampling ball do not reach the core.
+  const withCore = groundGlassScene('core');
+  const a = segmentNodule(withCore.vol, withCore.lung, withCore.c, 2.4);
+  assert.ok(a);
+  assert.equal(decideNoduleType(a.typeEvidence).type, 'ground-glass', 'the seed-level rule alone sees ground glass');
+  assert.equal(a.type, 'part-solid', JSON.stringify(a.typeEvidence));
+  assert.ok(a.solid, 'a solid-component mask');
+  // The level (ground glass) and so the mask are the ground-glass ones: volume of the 14 mm sphere within 15 %.
+  const sphere = (4 / 3) * Math.PI * 7 ** 3;
+  assert.ok(Math.abs(a.volumeMm3 - sphere) < 0.15 * sphere, `volume ${a.volumeMm3.toFixed(0)} vs ${sphere.toFixed(0)} mm³`);
+  const withVessel = groundGlassScene('vessel');
+  const b = segmentNodule(withVessel.vol, withVessel.lung, withVessel.c, 2.4);
+  assert.ok(b);
+  assert.equal(b.type, 'ground-glass', JSON.stringify(b.typeEvidence));
+});
+
+test('refineSubSolidType: only an enclosed solid region of ≥ a 2 mm ball turns ground glass part-solid', () => {
+  const e = { peakHu: -480, plateauHu: -500, bgHu: -850, solidFraction: 0, coreMedianHu: -500, haloHu: null, insideCount: 100, ggMedianHu: -500, rEstMm: 3, gridMm: 0.5 };
+  assert.equal(refineSubSolidType('ground-glass', { ...e, coreVolumeMm3: 10, coreSurfaceFraction: 0 }), 'part-solid');
+  assert.equal(refineSubSolidType('ground-glass', { ...e, coreVolumeMm3: 10, coreSurfaceFraction: 0.1 }), 'ground-glass');
+  assert.equal(refineSubSolidType('ground-glass', { ...e, coreVolumeMm3: 3, coreSurfaceFraction: 0 }), 'ground-glass');
+  assert.equal(refineSubSolidType('ground-glass', e), 'ground-glass');
+  assert.equal(refineSubSolidType('solid', { ...e, coreVolumeMm3: 10, coreSurfaceFraction: 0 }), 'solid');
 });

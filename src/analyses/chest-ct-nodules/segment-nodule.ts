@@ -61,6 +61,41 @@ export interface NoduleSegmentation {
   peakLps: Vec3;
   /** Segmented as a mass that may replace lung: grown inside the pleural envelope, not only the lung mask. */
   mass?: boolean;
+  /** The attenuation measurements the type was decided on (decideNoduleType). */
+  typeEvidence: TypeEvidence;
+}
+
+/** What the type rule sees (smoothed HU on the local grid). */
+export interface TypeEvidence {
+  /** Brightest voxel near the seed. */
+  peakHu: number;
+  /** 80th percentile of the sampling ball's voxels above half maximum. */
+  plateauHu: number;
+  bgHu: number;
+  /** Fraction of the sampling ball above −250 HU. */
+  solidFraction: number;
+  /** Median of a small ball at the peak. */
+  coreMedianHu: number;
+  /** Ground-glass level of a halo around the solid region (haloLevel), or null. */
+  haloHu: number | null;
+  /** Voxels of the sampling ball above half maximum. */
+  insideCount: number;
+  /** Median of the sampling ball's ground-glass voxels, or null when too few. */
+  ggMedianHu: number | null;
+  /** Radius estimate the box was sized for (mm). */
+  rEstMm: number;
+  /** Local grid spacing (mm). */
+  gridMm: number;
+  /** Partial-volume-corrected mean attenuation: parenchyma + the excess over mask and shell / the mask's volume. */
+  pvMeanHu?: number;
+  /** Volume of the mask (voxels, mm³). */
+  maskVolumeMm3?: number;
+  /** Sub-solid only, measured on the final mask: its brightest voxel (smoothed HU). */
+  maskMaxHu?: number;
+  /** Volume of the solid (> −250 HU) region around that voxel within the mask (mm³). */
+  coreVolumeMm3?: number;
+  /** Fraction of that region's voxels on the mask's surface (a vessel crossing the mask lies on it). */
+  coreSurfaceFraction?: number;
 }
 
 const SOLID_HU = -250;
@@ -171,6 +206,74 @@ function haloLevel(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h:
   if (vals.length < 20 || raysSampled < HALO_MIN_RAYS || raysGg < HALO_MIN_RAY_FRACTION * raysSampled) return null;
   const m = median(vals);
   return m > bg + GG_MIN_ABOVE_BG && m < SOLID_HU ? m : null;
+}
+
+/**
+ * Type of a nodule from its attenuation, and the level its threshold is set from (the ground-glass plateau for a
+ * sub-solid one, whose edge is the ground glass's).
+ */
+export function decideNoduleType(e: TypeEvidence): { type: NoduleType; level: number } {
+  const { peakHu: peak, plateauHu: plateau, bgHu: bg, solidFraction, coreMedianHu: coreMedian, haloHu: halo, rEstMm: rEst } = e;
+  // Calcified by the attenuation of the core, not of one voxel: the brightest smoothed voxel of a large solid mass
+  // (noise, a rib at its edge) can pass CALCIFIED_HU, the median of a small ball at the peak does not. Fleischner /
+  // Lung-RADS call a nodule benign-calcified at ≥ ~200 HU; a small one, dimmed by partial volume, needs
+  // both a core above CALCIFIED_HU and a peak well above any solid tissue.
+  // Inside a mass the partial-volume rule does not apply (an enhancing vessel or the heart's edge is ≥ 115 HU).
+  if (coreMedian >= CALCIFIED_CORE_HU || (coreMedian >= CALCIFIED_HU && peak >= CALCIFIED_PEAK_HU && rEst < MASS_MIN_RADIUS_MM)) {
+    return { type: 'calcified', level: plateau };
+  }
+  if (solidFraction >= 0.5 || (peak > SOLID_HU && e.insideCount < 8)) {
+    // A solid core with a ground-glass halo is part-solid.
+    return halo !== null ? { type: 'part-solid', level: halo } : { type: 'solid', level: plateau };
+  }
+  if (peak > SOLID_HU - 50) return { type: 'part-solid', level: e.ggMedianHu ?? (SOLID_HU + bg) / 2 };
+  return { type: 'ground-glass', level: plateau };
+}
+
+/**
+ * Part-solid vs ground glass on the final mask: a part-solid nodule is ground glass with a solid component within it
+ * (Fleischner Society glossary, Hansell et al., Radiology 2008;246:697–722: "part-solid nodule"; Lung-RADS v2022
+ * measures that solid component). A region of solid attenuation (> −250 HU) enclosed all round by the ground-glass
+ * mask — none of it on the mask's surface, so no vessel crossing or touching the nodule, which enters from outside —
+ * of at least the volume of a 2 mm ball makes a ground-glass nodule part-solid, wherever it lies in the mask.
+ */
+export function refineSubSolidType(type: NoduleType, e: TypeEvidence): NoduleType {
+  if (type !== 'ground-glass' || e.coreVolumeMm3 === undefined || e.coreSurfaceFraction === undefined) return type;
+  return e.coreVolumeMm3 >= ENCLOSED_CORE_MIN_MM3 && e.coreSurfaceFraction === 0 ? 'part-solid' : type;
+}
+
+/** Smallest enclosed solid component that makes a nodule part-solid: a ball 2 mm across (≈ 4.2 mm³). */
+const ENCLOSED_CORE_MIN_MM3 = (4 / 3) * Math.PI;
+
+/** The brightest part of a sub-solid nodule's mask: where a solid component would be (TypeEvidence's mask fields). */
+function coreInMask(mask: MaskVolume, s: Float32Array, voxVol: number): Pick<TypeEvidence, 'maskMaxHu' | 'coreVolumeMm3' | 'coreSurfaceFraction'> {
+  const m = mask.data;
+  const n = m.length;
+  let best = -Infinity, bestV = -1;
+  for (let v = 0; v < n; v++) if (m[v] !== 0 && (s[v] as number) > best) { best = s[v] as number; bestV = v; }
+  if (bestV < 0) return {};
+  const [nx, ny] = mask.dims;
+  const plane = nx * ny;
+  // The region above −250 HU (solid attenuation) connected to the brightest voxel, 6-connected, within the mask.
+  let vol = 0, surf = 0;
+  if (best > SOLID_HU) {
+    const seen = new Uint8Array(n);
+    const stack = [bestV];
+    seen[bestV] = 1;
+    while (stack.length > 0) {
+      const v = stack.pop() as number;
+      vol++;
+      const k = Math.floor(v / plane), j = Math.floor((v - k * plane) / nx), i = v - k * plane - j * nx;
+      let onSurface = false;
+      const nb: [boolean, number][] = [[i > 0, v - 1], [i < nx - 1, v + 1], [j > 0, v - nx], [j < ny - 1, v + nx], [k > 0, v - plane], [k < mask.dims[2] - 1, v + plane]];
+      for (const [ok, w] of nb) {
+        if (!ok || m[w] === 0) { onSurface = true; continue; }
+        if (seen[w] === 0 && (s[w] as number) > SOLID_HU) { seen[w] = 1; stack.push(w); }
+      }
+      if (onSurface) surf++;
+    }
+  }
+  return { maskMaxHu: best, coreVolumeMm3: vol * voxVol, coreSurfaceFraction: vol > 0 ? surf / vol : 0 };
 }
 
 /**
@@ -522,36 +625,20 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   // The plateau is a high percentile of the voxels above half maximum: the ball may reach the nodule's edge, and
   // a median there would sit below the plateau and put the threshold (and the surface) too far out.
   const plateau = inside.length > 0 ? percentile(inside, 0.8) : peak;
-  let type: NoduleType;
-  let level: number;
-  // Calcified by the attenuation of the core, not of one voxel: the brightest smoothed voxel of a large solid mass
-  // (noise, a rib at its edge) can pass CALCIFIED_HU, the median of a small ball at the peak does not. Fleischner /
-  // Lung-RADS call a nodule benign-calcified at ≥ ~200 HU; a small one, dimmed by partial volume, needs
-  // both a core above CALCIFIED_HU and a peak well above any solid tissue.
+  // Calcified by the attenuation of the core, not of one voxel (see decideNoduleType).
   const coreMedian = ballMedian(s, dims, peakIjk, Math.max(h, Math.min(2, 0.35 * rEst)) / h);
-  // Inside a mass the partial-volume rule does not apply (an enhancing vessel or the heart's edge is ≥ 115 HU).
-  if (coreMedian >= CALCIFIED_CORE_HU || (coreMedian >= CALCIFIED_HU && peak >= CALCIFIED_PEAK_HU && rEst < MASS_MIN_RADIUS_MM)) {
-    type = 'calcified';
-    level = plateau;
-  } else if (solidFraction >= 0.5 || (peak > SOLID_HU && inside.length < 8)) {
-    type = 'solid';
-    level = plateau;
-    // A solid core with a ground-glass halo is part-solid: look at the shell just outside the solid contour.
-    // The solid part is what lies above ground-glass attenuation (−250 HU): half way between the plateau and the
-    // parenchyma would put the contour outside a ground-glass halo whenever the ball's plateau mixes both.
-    const halo = haloLevel(s, lung.data, dims, peakIjk, h, Math.max((level + bg) / 2, HALO_SOLID_EDGE_HU), bg, rEst);
-    if (halo !== null) {
-      type = 'part-solid';
-      level = halo;
-    }
-  } else if (peak > SOLID_HU - 50) {
-    type = 'part-solid';
-    const gg = ball.filter((x) => x <= SOLID_HU && x > bg + 0.5 * (SOLID_HU - bg) * 0.6);
-    level = gg.length > 4 ? median(gg) : (SOLID_HU + bg) / 2;
-  } else {
-    type = 'ground-glass';
-    level = plateau;
-  }
+  // The shell just outside the solid contour (the solid part is what lies above ground-glass attenuation, −250 HU:
+  // half way between the plateau and the parenchyma would put the contour outside a ground-glass halo whenever
+  // the ball's plateau mixes both).
+  const halo = haloLevel(s, lung.data, dims, peakIjk, h, Math.max((plateau + bg) / 2, HALO_SOLID_EDGE_HU), bg, rEst);
+  const gg = ball.filter((x) => x <= SOLID_HU && x > bg + 0.5 * (SOLID_HU - bg) * 0.6);
+  const evidence: TypeEvidence = {
+    peakHu: peak, plateauHu: plateau, bgHu: bg, solidFraction, coreMedianHu: coreMedian, haloHu: halo,
+    insideCount: inside.length, ggMedianHu: gg.length > 4 ? median(gg) : null, rEstMm: rEst, gridMm: h,
+  };
+  const decided = decideNoduleType(evidence);
+  let type = decided.type;
+  let level = decided.level;
   if (!Number.isFinite(level)) level = peak;
   const T = (level + bg) / 2;
 
@@ -698,6 +785,8 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   const shellMm = Math.max(1.5 * h, 1.6);
   const shell = withData(hu, inMaskBox(mask, shellMm, (m) => dilate(m, { radiusMm: shellMm }), new Uint8Array(n)));
   let wsum = 0;
+  // Attenuation above the parenchyma summed over the mask and its shell: blur moves it, but does not change it.
+  let excess = 0;
   const denom = Math.max(30, level - bg);
   let touches = false, contact = 0;
   for (let k = 0; k < nx; k++) {
@@ -708,16 +797,26 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
         const x = s[v] as number;
         if (mask.data[v] !== 0) {
           wsum += Math.min(1, Math.max(0, (x - bg) / denom));
+          excess += x - bg;
           if (i === 0 || j === 0 || k === 0 || i === nx - 1 || j === nx - 1 || k === nx - 1) touches = true;
           else if (lung.data[v - 1] === 0 || lung.data[v + 1] === 0 || lung.data[v - nx] === 0 || lung.data[v + nx] === 0 || lung.data[v - plane] === 0 || lung.data[v + plane] === 0) contact++;
-        } else if (x < T && allowed[v] !== 0) wsum += Math.min(1, Math.max(0, (x - bg) / denom));
+        } else if (x < T && allowed[v] !== 0) {
+          wsum += Math.min(1, Math.max(0, (x - bg) / denom));
+          excess += x - bg;
+        }
       }
     }
   }
   const voxVol = voxelVolumeMm3(hu);
+  evidence.pvMeanHu = bg + excess / count;
+  evidence.maskVolumeMm3 = count * voxVol;
+  if (type === 'ground-glass' || type === 'part-solid') Object.assign(evidence, coreInMask(mask, s, voxVol));
+  // The solid component may lie off the seed (outside the peak search): the whole mask is looked at. The level
+  // (ground glass) and so the mask stay as they are.
+  type = refineSubSolidType(type, evidence);
   let solid: MaskVolume | undefined;
   if (type === 'part-solid') {
-    const ts = (peak + level) / 2;
+    const ts = (Math.max(peak, evidence.maskMaxHu ?? peak) + level) / 2;
     const sm = new Uint8Array(n);
     for (let v = 0; v < n; v++) sm[v] = mask.data[v] !== 0 && (s[v] as number) > ts ? 1 : 0;
     const sc = connectedComponents(withData(hu, sm), { connectivity: 6, sortBySize: true });
@@ -734,6 +833,7 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
     touchesBorder: touches,
     pleuralContact: contact / count,
     solidFraction,
+    typeEvidence: evidence,
     peakLps: ijkToLps(hu, peakIjk),
     ...(env ? { mass: true } : {}),
   };
