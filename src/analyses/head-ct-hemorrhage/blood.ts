@@ -179,6 +179,31 @@ export function tableProfile(smoothed: Float32Volume, masks: BrainMasks): Float3
   return out;
 }
 
+/**
+ * Clustered seeds (0.5.0). A seed voxel (≥ SEED_LOW_REF ≈ 56 HU smoothed) proves blood against grey-matter noise
+ * on its own, but faint blood never holds one: haemorrhage at 50–60 HU (a normal-to-low haematocrit; blood HU
+ * fall ≈ linearly with it, New & Aronow, Radiology 1976) diluted by the partial volume of a 5 mm slice, or blood
+ * filling the basal cisterns and sulci, whose CSF thins it further. Such a collection is still a connected
+ * cluster of grow voxels (≥ GROW_LOW_REF ≈ 47, ≈ 3 smoothed-noise σ over grey matter), and a cluster is evidence
+ * in its own right: the smoothed noise is correlated over ≈ 1 mm only, so grey matter exceeds 3σ in specks of a
+ * few voxels, never in CLUSTER_SEED_ML (≈ 60 voxels of the 0.9 × 0.9 × 5 mm grid, the size of the smallest
+ * reported bleed, MIN_VOLUME_ML). Only voxels ≥ CLUSTER_SEED_DENSE_MM from dense tissue (outside the partial-volume
+ * rim of bone and calcifications, measure.ts DENSE_NEAR_MM) and ≥ SEED_TABLE_MARGIN_MM from the inner table count,
+ * so the bright partial-volume layers along the skull (the real GE head's skull base: a 3.3 mL "epidural" when
+ * they counted) never seed, and they must be at least CLUSTER_SEED_CLEAR_FRACTION of the grown component (a faint
+ * collection lies clear of bone; a component hugging it is partial volume with a clear tail). A cluster-seeded
+ * candidate does not grow into the through-plane bone band (growIntoBand): band growth needs the proof of a seed
+ * voxel (on bleed-free tuning case 7/head-019 a faint midline cluster at the skull base grew into the band to a
+ * 2.3 mL, 79 HU "subarachnoid" bleed). The candidate then faces the same rejection rules (contrast over its
+ * surroundings ≥ max(15 HU, 6σ), falx, …) as any other; the falx (50–80 HU, thin) is where most cluster-seeded
+ * candidates arise, and the falx rule rejects them. Tuning seed 4: finds a 7.8 mL, 58 HU basal subarachnoid
+ * collection missed before (a 0.7 mL cluster at 21 HU contrast); a 13.9 mL, 47 HU one (seed 1) stays missed: it
+ * reads at grey-matter level, below the grow threshold.
+ */
+export const CLUSTER_SEED_ML = 0.25;
+export const CLUSTER_SEED_DENSE_MM = 3;
+export const CLUSTER_SEED_CLEAR_FRACTION = 0.5;
+
 /** Seeds must exceed the local (table-distance) baseline by this, grown voxels by GROW_ABOVE_BASELINE. */
 export const SEED_ABOVE_BASELINE = 24;
 export const GROW_ABOVE_BASELINE = 15;
@@ -239,9 +264,25 @@ export function bloodCandidates(smoothed: Float32Volume, masks: BrainMasks, hu: 
   const cc = connectedComponents(withData(smoothed, grow) as MaskVolume, { connectivity: 26 });
   const hasSeed = new Uint8Array(cc.count + 1);
   for (let v = 0; v < n; v++) if (seed[v] !== 0) hasSeed[cc.labels.data[v] as number] = 1;
+  const strongSeed = hasSeed.slice();
+  // Clustered seeds (see CLUSTER_SEED_ML): a grown component without a single seed voxel still holds a seed when
+  // CLUSTER_SEED_ML of it lies well clear of dense tissue and of the inner table.
+  const clusterVox = new Int32Array(cc.count + 1), growVox = new Int32Array(cc.count + 1);
+  for (let v = 0; v < n; v++) {
+    const l = cc.labels.data[v] as number;
+    if (l === 0) continue;
+    growVox[l] = (growVox[l] as number) + 1;
+    if ((dd[v] as number) >= CLUSTER_SEED_DENSE_MM && (td[v] as number) >= SEED_TABLE_MARGIN_MM) clusterVox[l] = (clusterVox[l] as number) + 1;
+  }
+  const clusterMin = CLUSTER_SEED_ML * 1000 / (smoothed.spacing[0] * smoothed.spacing[1] * smoothed.spacing[2]);
+  for (let l = 1; l <= cc.count; l++) {
+    const c = clusterVox[l] as number;
+    if (c >= clusterMin && c >= CLUSTER_SEED_CLEAR_FRACTION * (growVox[l] as number)) hasSeed[l] = 1;
+  }
   const map = new Int32Array(cc.count + 1);
   let count = 0;
-  for (let l = 1; l <= cc.count; l++) if (hasSeed[l]) map[l] = ++count;
+  const bandOk: boolean[] = [false];
+  for (let l = 1; l <= cc.count; l++) if (hasSeed[l]) { map[l] = ++count; bandOk.push(strongSeed[l] !== 0); }
   const labels = new Int32Array(n);
   const sizes = new Int32Array(count + 1);
   const kept = new Uint8Array(n);
@@ -278,7 +319,7 @@ export function bloodCandidates(smoothed: Float32Volume, masks: BrainMasks, hu: 
       for (let q = 0; q < add.length; q += 2) labels[add[q] as number] = add[q + 1] as number;
     }
   }
-  if (count > 0) growIntoBand(labels, smoothed, masks, hu, underBand, inPlaneDenseDist, growAt, growDeep);
+  if (count > 0) growIntoBand(labels, smoothed, masks, hu, underBand, inPlaneDenseDist, growAt, growDeep, bandOk);
   for (let v = 0; v < n; v++) { const l = labels[v] as number; if (l > 0) sizes[l] = (sizes[l] as number) + 1; }
   return { labels: withData(smoothed, labels), count, sizes, denseDistMm, parenchymaHu: level, noiseHu: smoothedNoise(smoothed, masks) };
 }
@@ -292,6 +333,7 @@ export function bloodCandidates(smoothed: Float32Volume, masks: BrainMasks, hu: 
  * −37/−42/−22/−14/−21/−26 % → −33/−39/−19/−13/−17/−24 %, no new false positive; the real GE head's largest
  * rejected vertex component grows 4.55 → 4.84 mL and stays rejected (surroundings 46.8 HU). At 12 HU over the
  * band median its surroundings fell to 45.3 HU, 0.3 HU from being reported.
+ * Only candidates holding a seed voxel grow here, not those seeded by a cluster alone (CLUSTER_SEED_ML).
  * Tried and rejected (0.4.0): band seeds (band components holding a voxel 25–40 HU over the band median). They
  * found every tuning bleed (the 4.7 mm subdural lying wholly in the band included) but flagged all 8 bleed-free
  * Gaussian-SSP phantoms of seeds 1–2 and 3–11 "bleeds" (0.3–2.9 mL) at the real GE head's vertex.
@@ -301,7 +343,7 @@ export const BAND_GROW_ABOVE = 20;
 
 function growIntoBand(
   labels: Int32Array, smoothed: Float32Volume, masks: BrainMasks, hu: Int16Volume, band: MaskVolume,
-  inPlaneDenseDist: Float32Volume, growAt: Float32Array, growDeep: number,
+  inPlaneDenseDist: Float32Volume, growAt: Float32Array, growDeep: number, fromLabel: readonly boolean[],
 ): void {
   const s = smoothed.data, cav = masks.cavity.data, td = masks.tableDistMm.data, bd = band.data, idd = inPlaneDenseDist.data;
   const n = s.length;
@@ -329,7 +371,7 @@ function growIntoBand(
   }
   const [nx, ny] = smoothed.dims;
   let front: number[] = [];
-  for (let v = 0; v < n; v++) if (labels[v] !== 0) front.push(v);
+  for (let v = 0; v < n; v++) if (labels[v] !== 0 && fromLabel[labels[v] as number]) front.push(v);
   const steps = Math.ceil(BAND_REACH_MM / smoothed.spacing[0]);
   for (let pass = 0; pass < steps && front.length > 0; pass++) {
     const next: number[] = [];

@@ -188,3 +188,47 @@ test('superior sagittal sinus / falx insertion: midline along the table above th
   assert.match(rejectComponent(sinus)?.why ?? '', /sagittal sinus/);
   assert.equal(rejectComponent({ ...sinus, superiorMm: -30, thicknessMm: 6, extentsMm: [30, 20, 12] }), undefined);
 });
+
+test('clustered seeds (0.5.0): a faint 0.75 mL collection with no seed voxel is found, a faint speck is not', () => {
+  // Blood at ≈ 50 HU in white matter (≈ 27 + 23 HU): below the seed level (≥ 56 smoothed) everywhere, above the
+  // grow level (≥ 47); 0.4.0 found no candidate here. A 0.06 mL speck of the same HU stays below CLUSTER_SEED_ML.
+  const paint = (radiusMm: number): { found: boolean; centre: number[] } => {
+    const p = small({ seed: 31, bleedType: 'none', noiseSigmaHu: 4, rotationDeg: false });
+    const v = p.volume;
+    const [nx, ny, nz] = v.dims;
+    const [sx, sy, sz] = v.spacing;
+    const k0 = Math.floor(nz / 2);
+    const rI = Math.ceil(radiusMm / sx), rJ = Math.ceil(radiusMm / sy);
+    // The first spot (walking out laterally from the centre) whose disc reads as white matter (raw mean 20–32 HU).
+    let ci = -1, cj = -1;
+    for (let di = Math.round(25 / sx); di < nx / 2 - rI - 20 && ci < 0; di++) {
+      for (const dj of [0, -10, 10, -20, 20].map((d) => Math.round(d / sy))) {
+        const i = Math.floor(nx / 2) + di, j = Math.floor(ny / 2) + dj;
+        let s = 0, c = 0;
+        for (let b = -rJ; b <= rJ; b++) for (let a = -rI; a <= rI; a++) { s += v.data[k0 * nx * ny + (j + b) * nx + i + a] as number; c++; }
+        if (s / c >= 20 && s / c <= 32) { ci = i; cj = j; break; }
+      }
+    }
+    assert.ok(ci >= 0, 'no white-matter spot');
+    for (let k = k0; k <= k0 + 1; k++) {
+      for (let b = -rJ; b <= rJ; b++) {
+        for (let a = -rI; a <= rI; a++) {
+          const zMm = (k - k0 - 0.5) * sz;
+          if ((a * sx) ** 2 + (b * sy) ** 2 + (zMm * radiusMm / 5) ** 2 > radiusMm ** 2) continue;
+          const idx = k * nx * ny + (cj + b) * nx + ci + a;
+          v.data[idx] = (v.data[idx] as number) + 23;
+        }
+      }
+    }
+    const r = runPipeline(v);
+    const centre = [ci, cj, k0 + 0.5];
+    const found = r.bleeds.some((bl) => {
+      const ijk = lpsToIjk(v, bl.features.centerMm);
+      return Math.hypot((ijk[0] - ci) * sx, (ijk[1] - cj) * sy, (ijk[2] - k0 - 0.5) * sz) < 8;
+    });
+    return { found, centre };
+  };
+  const big = paint(6);
+  assert.ok(big.found, `faint collection at ${big.centre.join(',')} not found`);
+  assert.equal(paint(2.5).found, false);
+});
