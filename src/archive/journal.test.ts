@@ -5,14 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../core/log.ts';
 import { createVolume } from '../imaging/volume.ts';
 import { writeCtSeries } from '../dicom/index.ts';
-import { IngestJournal, readSegment } from './journal.ts';
+import { IngestJournal, readSegment, replayJournals } from './journal.ts';
+import { hostTag } from '../core/process.ts';
 import type { JournalRecord, JournalTicket } from './journal.ts';
 import { openArchive } from './index.ts';
 
@@ -136,6 +137,127 @@ test('journal: empty once stores are materialized, flushed before a delete, fold
     } finally {
       await again.close();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Synthetic records (the journal does not parse payloads): `n` random payloads of `size` bytes. */
+function synthetic(n: number, size: number, tag: string): Array<{ record: JournalRecord; payload: Buffer }> {
+  return Array.from({ length: n }, (_, i) => {
+    const payload = randomBytes(size);
+    const sop = `1.2.826.0.1.${tag}.${i}`;
+    return { record: { key: `instances/1.2/1.2.3/${sop}.dcm`, sopInstanceUid: sop, sha256: sha(payload), sizeBytes: size, origin: { via: 'stow' } }, payload };
+  });
+}
+
+const quietDeps = { log: silentLogger, syncIndex: () => Promise.resolve(), syncBlob: () => Promise.resolve(), syncFolders: () => Promise.resolve() };
+
+async function readAll(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const { record, bytes } of readSegment(path)) {
+    assert.equal(sha(bytes), record.sha256);
+    out.push(record.sopInstanceUid);
+  }
+  return out;
+}
+
+/** Takes a live journal's folder away as a crash would (a dead pid's folder), returns it. */
+function crash(j: IngestJournal, base: string): string {
+  const dead = join(base, `${hostTag()}-${deadPid()}-0123abcd`);
+  renameSync(j.dir, dead);
+  return dead;
+}
+
+test('journal: a recycled segment replays its new records only, never the stale ones of its previous use', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-journal-'));
+  const base = join(dir, 'journal');
+  const SEG = 512 * 1024;
+  try {
+    const j = new IngestJournal(base, quietDeps, { segmentBytes: SEG, spares: 2 });
+    const old = synthetic(5, 110_000, 'old');
+    const fresh = synthetic(1, 110_000, 'new');
+    const tickets: JournalTicket[] = [];
+    // No spare yet: a new file, written by appends, until it reaches the segment size (4 KiB header + 5 × ~110 KiB).
+    for (const x of old) tickets.push(await j.append(x.record, [x.payload.subarray(0, 7), x.payload.subarray(7)]));
+    const first = join(j.dir, '00000000.log');
+    const ino = statSync(first).ino;
+    assert.ok(statSync(first).size >= SEG);
+    for (const t of tickets) t.materialize('k');
+    await j.flush(); // retired: full size, so renamed to a spare (new header) instead of unlinked
+    await j.settled();
+    assert.deepEqual(j.stats(), { prepared: 0, appended: 1, zeroFilled: 0, recycled: 1, ready: 1 });
+    assert.deepEqual(readdirSync(j.dir).filter((n) => n.endsWith('.log')), [], 'nothing replayable at rest');
+    // The next segment is the recycled file: one new record over the first stale one, four stale ones behind it.
+    await j.append(fresh[0]!.record, [fresh[0]!.payload]);
+    const seg = join(j.dir, '00000001.log');
+    assert.equal(statSync(seg).ino, ino, 'the retired file was reused');
+    assert.equal(j.stats().prepared, 1);
+    assert.ok(readFileSync(seg).includes(Buffer.from(old[4]!.record.sopInstanceUid)), 'stale records are still in the file');
+    const folder = crash(j, base);
+    assert.deepEqual(await readAll(join(folder, '00000001.log')), [fresh[0]!.record.sopInstanceUid]);
+    const replayed: string[] = [];
+    const report = await replayJournals(base, silentLogger, async (r) => void replayed.push(r.sopInstanceUid), () => Promise.resolve());
+    assert.deepEqual(replayed, [fresh[0]!.record.sopInstanceUid], 'stale records are not replayed');
+    assert.equal(report.records, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('journal: a torn record in the middle of a zero-filled segment ends replay there; a spare is never replayed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-journal-'));
+  const base = join(dir, 'journal');
+  const SEG = 1024 * 1024;
+  try {
+    const j = new IngestJournal(base, quietDeps, { segmentBytes: SEG, spares: 1 });
+    const items = synthetic(4, 50_000, 'torn');
+    (await j.append(items[0]!.record, [items[0]!.payload])).materialize('k');
+    await new Promise((r) => setTimeout(r, 700)); // idle: the segment is sealed and a spare zero-filled
+    await j.settled();
+    assert.deepEqual(j.stats(), { prepared: 0, appended: 1, zeroFilled: 1, recycled: 0, ready: 1 });
+    for (const x of items.slice(1)) await j.append(x.record, [x.payload]);
+    assert.equal(j.stats().prepared, 1);
+    const folder = crash(j, base);
+    const seg = join(folder, '00000001.log');
+    assert.equal(statSync(seg).size, SEG, 'records overwrite the prepared file: it does not grow');
+    assert.deepEqual(await readAll(seg), items.slice(1).map((x) => x.record.sopInstanceUid));
+    // A whole copy of the segment as a spare (a retired segment renamed for reuse, not yet re-headed).
+    copyFileSync(seg, join(folder, '0badcafe.spare'));
+    // Tear the second record of the prepared segment: a byte of its payload, well inside the file.
+    const buf = readFileSync(seg);
+    const at = buf.indexOf(Buffer.from(items[2]!.record.sopInstanceUid));
+    assert.ok(at > 4096);
+    const fd = openSync(seg, 'r+');
+    writeSync(fd, Buffer.from([buf[at + 2000]! ^ 0xff]), 0, 1, at + 2000);
+    closeSync(fd);
+    assert.deepEqual(await readAll(seg), [items[1]!.record.sopInstanceUid], 'nothing after the torn record');
+    const replayed: string[] = [];
+    await replayJournals(base, silentLogger, async (r) => void replayed.push(r.sopInstanceUid), () => Promise.resolve());
+    assert.deepEqual(replayed, [items[1]!.record.sopInstanceUid], 'the spare copy is not replayed');
+    assert.deepEqual(readdirSync(base), [], 'the replayed folder is removed, spares included');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('journal: version 1 segments (records from offset 0, no generation) are still replayed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-journal-'));
+  try {
+    const path = join(dir, '00000000.log');
+    const parts: Buffer[] = [];
+    const items = synthetic(2, 3000, 'v1');
+    for (const x of items) {
+      const header = Buffer.from(JSON.stringify(x.record), 'utf8');
+      const fixed = Buffer.alloc(48);
+      fixed.writeUInt32LE(0x314a5253, 0);
+      fixed.writeUInt32LE(header.length, 4);
+      fixed.writeUInt32LE(x.payload.length, 8);
+      createHash('sha256').update(header).digest().copy(fixed, 16);
+      parts.push(fixed, header, x.payload);
+    }
+    writeFileSync(path, Buffer.concat([...parts, Buffer.alloc(100)]));
+    assert.deepEqual(await readAll(path), items.map((x) => x.record.sopInstanceUid));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
