@@ -1,7 +1,7 @@
 /** Plain-text tables of the evaluation metrics, as `secondreader eval` prints them. */
 import type { FrocResult } from './metrics/froc.ts';
 import { NEAR_MM, type HemorrhageMetrics } from './metrics/hemorrhage.ts';
-import type { ConfusionMatrix, NoduleMetrics } from './metrics/nodules.ts';
+import { MEASURE_MIN_DIAMETER_MM, type ConfusionMatrix, type NoduleMetrics } from './metrics/nodules.ts';
 import type { ErrorSummary } from './metrics/stats.ts';
 
 export function fmt(x: number | undefined, digits = 2): string {
@@ -44,6 +44,7 @@ export function formatNoduleMetrics(m: NoduleMetrics): string {
     `sensitivity for nodules ≥ 4 mm at ≤ 1 FP/scan: ${pct(s4.sensitivity)} (threshold ${fmt(s4.threshold, 3)}, ${fmt(s4.fpPerScan)} FP/scan; ${m.froc4mm.relevantNodules} nodule(s))`,
     `at the operating threshold ${fmt(m.operatingThreshold, 3)}: sensitivity ${pct(m.sensitivity)}, ${fmt(m.falsePositivesPerScan)} FP/scan`,
     `volume error ${errs(m.volumeErrorPct, '%')}, diameter error ${errs(m.diameterErrorMm, ' mm', 2)}   [median signed (median absolute)]`,
+    `nodules ≥ ${MEASURE_MIN_DIAMETER_MM} mm (n=${m.volumeErrorPct5mm.n}): volume error ${errs(m.volumeErrorPct5mm, '%')}, diameter error ${errs(m.diameterErrorMm5mm, ' mm', 2)}`,
     table(
       ['group', 'value', 'nodules', 'found', 'sensitivity', 'volume err', 'diameter err'],
       m.breakdown.map((r) => [r.group, r.value, String(r.nodules), String(r.detected), pct(r.sensitivity), errs(r.volumeErrorPct, '%'), errs(r.diameterErrorMm, ' mm', 2)]),

@@ -17,6 +17,16 @@ const found: NoduleDetection[] = [
   { id: 'fp', caseId: 'B', centerMm: [90, 0, 0], probability: 0.8 },
 ];
 
+test('nodule metrics: the measurement errors of nodules ≥ 5 mm leave out smaller ones', () => {
+  const m = computeNoduleMetrics(truth, found, { caseIds: ['A', 'B'], operatingThreshold: 0 });
+  // all three matched: volume errors +10, -25, -25 % (n3: 15 vs 20 mm³); n3 (3.5 mm) is below 5 mm
+  assert.equal(m.volumeErrorPct.n, 3);
+  assert.equal(m.volumeErrorPct.median, -25);
+  assert.equal(m.volumeErrorPct5mm.n, 2);
+  assert.equal(m.volumeErrorPct5mm.median, -7.5);
+  assert.deepEqual([m.diameterErrorMm5mm.n, m.diameterErrorMm5mm.medianAbs], [2, 1]);
+});
+
 test('size bands: lower bound inclusive', () => {
   assert.deepEqual([3.9, 4, 5.99, 6, 8, 14.9, 15, 30].map(sizeBand), ['<4', '4-6', '4-6', '6-8', '8-15', '8-15', '>=15', '>=15']);
 });
