@@ -9,7 +9,7 @@
  * volumes run in memory (no DICOM round trip). Phantoms are cached under $TMPDIR/sr-head-tune (they are slow to
  * generate and never change for a seed).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -58,8 +58,12 @@ function loadCase(p: PlannedCase): { volume: Int16Volume; truth: HeadPhantomTrut
   const ph = generateHeadPhantom({ seed: p.seed, bleedType: p.bleedType, sliceThicknessMm: p.thickness, tiltDeg: p.tilt });
   mkdirSync(dir, { recursive: true });
   const { dims, spacing, origin, direction } = ph.volume;
-  writeFileSync(meta, JSON.stringify({ geometry: { dims, spacing, origin, direction }, truth: ph.truth }));
-  writeFileSync(raw, Buffer.from(ph.volume.data.buffer, ph.volume.data.byteOffset, ph.volume.data.byteLength));
+  // Temporary names, renamed when whole (the volume last): a run killed mid-write leaves no truncated case behind.
+  const tmp = join(dir, `.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify({ geometry: { dims, spacing, origin, direction }, truth: ph.truth }));
+  renameSync(tmp, meta);
+  writeFileSync(tmp, Buffer.from(ph.volume.data.buffer, ph.volume.data.byteOffset, ph.volume.data.byteLength));
+  renameSync(tmp, raw);
   return { volume: ph.volume, truth: ph.truth };
 }
 
