@@ -208,12 +208,17 @@ function haloLevel(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h:
   return m > bg + GG_MIN_ABOVE_BG && m < SOLID_HU ? m : null;
 }
 
+/** Whether the sampling ball reads solid: the type rule's solid branch, where a ground-glass halo makes it part-solid. */
+function solidByBall(e: Pick<TypeEvidence, 'solidFraction' | 'peakHu' | 'insideCount'>): boolean {
+  return e.solidFraction >= 0.5 || (e.peakHu > SOLID_HU && e.insideCount < 8);
+}
+
 /**
  * Type of a nodule from its attenuation, and the level its threshold is set from (the ground-glass plateau for a
  * sub-solid one, whose edge is the ground glass's).
  */
 export function decideNoduleType(e: TypeEvidence): { type: NoduleType; level: number } {
-  const { peakHu: peak, plateauHu: plateau, bgHu: bg, solidFraction, coreMedianHu: coreMedian, haloHu: halo, rEstMm: rEst } = e;
+  const { peakHu: peak, plateauHu: plateau, bgHu: bg, coreMedianHu: coreMedian, haloHu: halo, rEstMm: rEst } = e;
   // Calcified by the attenuation of the core, not of one voxel: the brightest smoothed voxel of a large solid mass
   // (noise, a rib at its edge) can pass CALCIFIED_HU, the median of a small ball at the peak does not. Fleischner /
   // Lung-RADS call a nodule benign-calcified at ≥ ~200 HU; a small one, dimmed by partial volume, needs
@@ -222,7 +227,7 @@ export function decideNoduleType(e: TypeEvidence): { type: NoduleType; level: nu
   if (coreMedian >= CALCIFIED_CORE_HU || (coreMedian >= CALCIFIED_HU && peak >= CALCIFIED_PEAK_HU && rEst < MASS_MIN_RADIUS_MM)) {
     return { type: 'calcified', level: plateau };
   }
-  if (solidFraction >= 0.5 || (peak > SOLID_HU && e.insideCount < 8)) {
+  if (solidByBall(e)) {
     // A solid core with a ground-glass halo is part-solid.
     return halo !== null ? { type: 'part-solid', level: halo } : { type: 'solid', level: plateau };
   }
@@ -630,7 +635,10 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   // The shell just outside the solid contour (the solid part is what lies above ground-glass attenuation, −250 HU:
   // half way between the plateau and the parenchyma would put the contour outside a ground-glass halo whenever
   // the ball's plateau mixes both).
-  const halo = haloLevel(s, lung.data, dims, peakIjk, h, Math.max((plateau + bg) / 2, HALO_SOLID_EDGE_HU), bg, rEst);
+  // Only the solid branch reads the halo (decideNoduleType): it is not searched around other nodules.
+  const halo = solidByBall({ solidFraction, peakHu: peak, insideCount: inside.length })
+    ? haloLevel(s, lung.data, dims, peakIjk, h, Math.max((plateau + bg) / 2, HALO_SOLID_EDGE_HU), bg, rEst)
+    : null;
   const gg = ball.filter((x) => x <= SOLID_HU && x > bg + 0.5 * (SOLID_HU - bg) * 0.6);
   const evidence: TypeEvidence = {
     peakHu: peak, plateauHu: plateau, bgHu: bg, solidFraction, coreMedianHu: coreMedian, haloHu: halo,
