@@ -262,19 +262,17 @@ function coreInMask(mask: MaskVolume, s: Float32Array, voxVol: number): Pick<Typ
   // The region above −250 HU (solid attenuation) connected to the brightest voxel, 6-connected, within the mask.
   let vol = 0, surf = 0;
   if (best > SOLID_HU) {
-    const seen = new Uint8Array(n);
-    const stack = [bestV];
-    seen[bestV] = 1;
-    while (stack.length > 0) {
-      const v = stack.pop() as number;
+    const solid = new Uint8Array(n);
+    for (let v = 0; v < n; v++) solid[v] = m[v] !== 0 && (s[v] as number) > SOLID_HU ? 1 : 0;
+    const labels = connectedComponents(withData(mask, solid), { connectivity: 6 }).labels.data;
+    const core = labels[bestV] as number;
+    const nz = mask.dims[2];
+    for (let v = 0; v < n; v++) {
+      if (labels[v] !== core) continue;
       vol++;
       const k = Math.floor(v / plane), j = Math.floor((v - k * plane) / nx), i = v - k * plane - j * nx;
-      let onSurface = false;
-      const nb: [boolean, number][] = [[i > 0, v - 1], [i < nx - 1, v + 1], [j > 0, v - nx], [j < ny - 1, v + nx], [k > 0, v - plane], [k < mask.dims[2] - 1, v + plane]];
-      for (const [ok, w] of nb) {
-        if (!ok || m[w] === 0) { onSurface = true; continue; }
-        if (seen[w] === 0 && (s[w] as number) > SOLID_HU) { seen[w] = 1; stack.push(w); }
-      }
+      const onSurface = i === 0 || i === nx - 1 || j === 0 || j === ny - 1 || k === 0 || k === nz - 1
+        || m[v - 1] === 0 || m[v + 1] === 0 || m[v - nx] === 0 || m[v + nx] === 0 || m[v - plane] === 0 || m[v + plane] === 0;
       if (onSurface) surf++;
     }
   }
