@@ -7,8 +7,10 @@ import { createVolume, lpsToIjk } from '../../imaging/index.ts';
 import type { Int16Volume } from '../../imaging/index.ts';
 import { acceptsHeadCt } from './manifest.ts';
 import { runPipeline } from './pipeline.ts';
-import { classifyType, rejectComponent, requiredContrastHu } from './classify-type.ts';
+import { classifyType, rejectComponent, reproducibleFaint, requiredContrastHu } from './classify-type.ts';
 import type { ComponentFeatures } from './measure.ts';
+import { measureComponents } from './measure.ts';
+import type { BrainMasks } from './brain-extraction.ts';
 import { workingGridGeometry } from './grid.ts';
 
 const small = (o: HeadPhantomOptions) => generateHeadPhantom({ dims: [192, 192, 30], sliceThicknessMm: 5, ...o });
@@ -115,7 +117,7 @@ test('an epidural phantom is typed epidural', () => {
 const base: ComponentFeatures = {
   label: 1, voxels: 1000, voxelVolumeMl: 10, volumeMl: 10, abc2VolumeMl: 9, abc2: { aMm: 1, bMm: 1, cMm: 1 }, centerMm: [60, 0, 0],
   meanHu: 65, coreHu: 70, backgroundHu: 30, thicknessMm: 10, tableFraction: 0.5, maxTableDistMm: 11, centroidTableDistMm: 5,
-  shellCsfFraction: 0, midlineDistMm: 60, midlineFraction: 0, extentsMm: [90, 70, 10], surfaceFraction: 0.3, slices: 10, maxRawHu: 90, denseNearFraction: 0, posteriorMm: 0, superiorMm: 0, noiseHu: 2,
+  shellCsfFraction: 0, midlineDistMm: 60, midlineFraction: 0, extentsMm: [90, 70, 10], surfaceFraction: 0.3, slices: 10, maxRawHu: 90, denseNearFraction: 0, crossSliceHu: NaN, posteriorMm: 0, superiorMm: 0, noiseHu: 2,
 };
 
 test('extra-axial typing: crescent → subdural, lens → epidural', () => {
@@ -231,4 +233,59 @@ test('clustered seeds (0.5.0): a faint 0.75 mL collection with no seed voxel is 
   const big = paint(6);
   assert.ok(big.found, `faint collection at ${big.centre.join(',')} not found`);
   assert.equal(paint(2.5).found, false);
+});
+
+test('faint reproducible collections (0.6.0): kept when the neighbouring slices confirm them, noise blobs are not', () => {
+  // Tuning seed 3/head-006 (convexity subarachnoid blood at 53 HU, 2.5 mm slices, σ 3.2 HU): 3.76 mL, 14 HU over
+  // its surroundings (15 needed), neighbouring slices at its footprint 45.5 HU (+6.8). 0.5.0 rejected it.
+  const sah = { ...base, volumeMl: 3.76, coreHu: 52.8, backgroundHu: 38.7, crossSliceHu: 45.5, noiseHu: 3.2, tableFraction: 0.5, thicknessMm: 5, maxTableDistMm: 20, midlineDistMm: 60, extentsMm: [30.4, 20.7, 13.4] as [number, number, number] };
+  assert.equal(reproducibleFaint(sah), true);
+  assert.equal(rejectComponent(sah), undefined);
+  // The same component whose neighbouring slices read the tissue level (a grey-matter noise blob picked by the
+  // hysteresis: seed 2/head-006 blobs read 1.5–4.6 HU under their surroundings there) stays rejected.
+  assert.match(rejectComponent({ ...sah, crossSliceHu: 37.2 })?.why ?? '', /too little contrast/);
+  assert.match(rejectComponent({ ...sah, crossSliceHu: 41 })?.why ?? '', /too little contrast/);
+  // Too small, too faint, or no neighbouring slice: the contrast rule applies.
+  assert.match(rejectComponent({ ...sah, volumeMl: 1.5 })?.why ?? '', /too little contrast/);
+  assert.match(rejectComponent({ ...sah, coreHu: 47 })?.why ?? '', /too little contrast/);
+  assert.match(rejectComponent({ ...sah, crossSliceHu: NaN })?.why ?? '', /too little contrast/);
+  // The falx is reproducible too (tuning seed 7/head-019, bleed-free: 1.77 mL, 14 HU, neighbouring slices +11 HU):
+  // never on the midline, even where the falx rule's shape test would let it pass.
+  assert.match(rejectComponent({ ...sah, midlineDistMm: 0.5, midlineFraction: 1, thicknessMm: 5, extentsMm: [30, 20, 10] })?.why ?? '', /too little contrast/);
+});
+
+test('crossSliceHu: the neighbouring slices at a component\'s footprint, whether or not they joined it', () => {
+  // A 5-slice grid of 30 HU tissue; the component is a disc on the middle slice only. Where the blood continues
+  // into the next slices (50 HU there, below the window so not part of the component) crossSliceHu reads it; where
+  // it does not, it reads the tissue.
+  const dims: [number, number, number] = [40, 40, 5];
+  const geom = { dims, spacing: [0.9, 0.9, 5] as [number, number, number] };
+  const n = 40 * 40 * 5;
+  const measure = (neighbourHu: number): number => {
+    const s = new Float32Array(n).fill(30), lab = new Int32Array(n);
+    for (let k = 1; k <= 3; k++) {
+      for (let j = 0; j < 40; j++) {
+        for (let i = 0; i < 40; i++) {
+          if ((i - 20) ** 2 + (j - 20) ** 2 > 64) continue;
+          const v = k * 1600 + j * 40 + i;
+          if (k === 2) { s[v] = 55; lab[v] = 1; } else s[v] = neighbourHu;
+        }
+      }
+    }
+    const smoothed = createVolume(s, geom);
+    const hu = createVolume(Int16Array.from(s, (x) => Math.round(x)), geom);
+    const masks: BrainMasks = {
+      bone: createVolume(new Uint8Array(n), geom), cavity: createVolume(new Uint8Array(n).fill(1), geom),
+      tableDistMm: createVolume(new Float32Array(n).fill(20), geom), enclosedAirMl: 0, sliceArea: new Int32Array(5).fill(1600),
+      cavityMl: 100, cavityCentroidMm: [18, 18, 10], maxSliceAreaCm2: 13,
+    };
+    let size = 0;
+    for (const l of lab) size += l;
+    const cand = { labels: createVolume(lab, geom), count: 1, sizes: Int32Array.of(0, size), denseDistMm: createVolume(new Float32Array(n).fill(20), geom), parenchymaHu: 30, noiseHu: 2 };
+    const f = measureComponents(cand, smoothed, hu, masks, undefined)[0];
+    assert.ok(f);
+    return f.crossSliceHu;
+  };
+  assert.ok(Math.abs(measure(50) - 50) < 0.5, `blood continues: ${measure(50)}`);
+  assert.ok(Math.abs(measure(30) - 30) < 0.5, `tissue beyond: ${measure(30)}`);
 });

@@ -101,7 +101,7 @@ export function headOutput(r: PipelineResult, source: Int16Volume): AnalysisOutp
 export const headCtHemorrhage: AnalysisManifest = {
   apiVersion: ANALYSIS_API_VERSION,
   id: 'head-ct-hemorrhage',
-  version: '0.5.0',
+  version: '0.6.0',
   title: 'Head CT: acute intracranial haemorrhage',
   intendedUse: 'Assistive triage for radiologists reading non-contrast head CT in adults: flags suspected acute intracranial haemorrhage with its type, volume (and ABC/2), and midline shift so the study can be read first. Not a diagnosis; every finding must be confirmed on the images.',
   modalities: ['CT'],

@@ -63,6 +63,13 @@ export const DENSE_NEAR_MM = 3;
 export const DESCENT_TOL_HU = 2;
 /** Smoothed-noise σ (HU) on the working grid (raw σ 3–8 HU, 2 × 2 averaged, then σ = 1 mm smoothing), upper end. */
 export const PURE_NOISE_HU = 2.5;
+export const CROSS_SLICE_MIN_VOXELS = 30;
+/**
+ * crossSliceHu looks this far (mm, at most 3 slices: the crop's margin) above and below: thick non-overlapping
+ * slices (≥ 2.5 mm) have independent noise from one to the next, but thin slices are smoothed across
+ * (blood.ts smoothForBlood) and often reconstructed overlapping, so their next slice shares the noise.
+ */
+export const CROSS_SLICE_GAP_MM = 2.5;
 
 export interface ComponentFeatures {
   readonly label: number;
@@ -99,6 +106,12 @@ export interface ComponentFeatures {
   readonly maxRawHu: number;
   /** Fraction of voxels within DENSE_NEAR_MM of dense tissue (the partial-volume rim of a calcification is all there). */
   readonly denseNearFraction: number;
+  /**
+   * Mean smoothed HU of the neighbouring slices (k ± 1, or further on thin slices: CROSS_SLICE_GAP_MM) at the
+   * component's footprint, whether or not those voxels joined it (NaN when fewer than
+   * CROSS_SLICE_MIN_VOXELS such voxels): an estimate of the tissue level there that the hysteresis did not select.
+   */
+  readonly crossSliceHu: number;
   /** How far posterior (LPS +y) of the cavity's centroid the centre lies (mm). */
   readonly posteriorMm: number;
   /** How far superior (LPS +z) of the cavity's centroid the centre lies (mm). */
@@ -231,6 +244,21 @@ export function measureComponents(cand: Candidates, smoothed: Float32Volume, hu:
     clearVals.sort((a, b) => a - b);
     const pure = clearVals.length >= 20 ? (clearVals[Math.floor(0.9 * (clearVals.length - 1))] as number) - 1.28 * PURE_NOISE_HU : -Infinity;
     const blood = Math.max(core, pure);
+    // Cross-slice reproducibility (crossSliceHu): the mean smoothed HU of the neighbouring slices at this
+    // component's footprint, over every in-cavity voxel there clear of dense tissue, in or out of the component.
+    const cz = lab.dims[2], xPlane = cx * cy;
+    const xo = Math.min(3, Math.max(1, Math.ceil(CROSS_SLICE_GAP_MM / vol.spacing[2] - 1e-6)));
+    let xSum = 0, xN = 0;
+    for (let v = 0; v < n; v++) {
+      if (R[v] === 0) continue;
+      const k = Math.floor(v / xPlane);
+      for (const u of [k >= xo ? v - xo * xPlane : -1, k + xo < cz ? v + xo * xPlane : -1]) {
+        if (u < 0 || cav.data[u] === 0 || (dd.data[u] as number) < DENSE_MARGIN_MM) continue;
+        xSum += S.data[u] as number;
+        xN++;
+      }
+    }
+    const crossSliceHu = xN >= CROSS_SLICE_MIN_VOXELS ? xSum / xN : NaN;
     const span = Math.max(blood - bg, 10);
     let frac = 0;
     // A collection along the inner table thins out into a sheet too thin to pass the window (a subdural's
@@ -357,7 +385,7 @@ export function measureComponents(cand: Candidates, smoothed: Float32Volume, hu:
       shellCsfFraction: shell > 0 ? shellCsf / shell : 0,
       midlineDistMm: plane ? signedDistance(plane, centerMm) : NaN, midlineFraction: midNear / count,
       extentsMm: ext, surfaceFraction: surface / count, slices: k1 - k0 + 1, maxRawHu: maxRaw,
-      denseNearFraction: denseNear / count, posteriorMm: centerMm[1] - masks.cavityCentroidMm[1], superiorMm: centerMm[2] - masks.cavityCentroidMm[2], noiseHu: cand.noiseHu,
+      denseNearFraction: denseNear / count, crossSliceHu, posteriorMm: centerMm[1] - masks.cavityCentroidMm[1], superiorMm: centerMm[2] - masks.cavityCentroidMm[2], noiseHu: cand.noiseHu,
     });
   }
   return out;

@@ -24,6 +24,7 @@ import { computeHemorrhageMetrics } from '../../../eval/metrics/hemorrhage.ts';
 import type { HeadCasePrediction, HeadCaseTruth } from '../../../eval/metrics/hemorrhage.ts';
 import { headPrediction } from '../../../eval/run-eval.ts';
 import { formatHemorrhageMetrics } from '../../../eval/report.ts';
+import { reproducibleFaint, requiredContrastHu } from './classify-type.ts';
 import { headOutput } from './manifest.ts';
 import { runPipeline } from './pipeline.ts';
 import type { PipelineResult } from './pipeline.ts';
@@ -72,12 +73,13 @@ const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'NaN');
 function printComponents(r: PipelineResult): void {
   for (const b of r.bleeds) {
     const f = b.features;
-    process.stdout.write(`   + ${b.type} ${f.volumeMl.toFixed(2)} mL (${f.voxels} vox) core ${f1(f.coreHu)} bg ${f1(f.backgroundHu)} thick ${f1(f.thicknessMm)} table ${f1(f.tableFraction)} maxTd ${f1(f.maxTableDistMm)} surf ${f1(f.surfaceFraction)} mid ${f1(f.midlineDistMm)} midF ${f1(f.midlineFraction)} sup ${f1(f.superiorMm)} dense ${f1(f.denseNearFraction)} maxRaw ${f.maxRawHu} p ${b.probability}\n`);
+    const faint = f.coreHu - f.backgroundHu < requiredContrastHu(f) && reproducibleFaint(f) ? ' [faint, reproducible]' : '';
+    process.stdout.write(`   + ${b.type}${faint} ${f.volumeMl.toFixed(2)} mL (${f.voxels} vox) core ${f1(f.coreHu)} bg ${f1(f.backgroundHu)} thick ${f1(f.thicknessMm)} table ${f1(f.tableFraction)} maxTd ${f1(f.maxTableDistMm)} surf ${f1(f.surfaceFraction)} mid ${f1(f.midlineDistMm)} midF ${f1(f.midlineFraction)} sup ${f1(f.superiorMm)} dense ${f1(f.denseNearFraction)} maxRaw ${f.maxRawHu} xs ${f1(f.crossSliceHu)} σ ${f1(f.noiseHu)} p ${b.probability}\n`);
   }
   for (const x of r.rejected) {
     const f = x.features;
     if (f.volumeMl < 0.2) continue;
-    process.stdout.write(`   - ${x.why}: ${f.volumeMl.toFixed(2)} mL (${f.voxels} vox) core ${f1(f.coreHu)} bg ${f1(f.backgroundHu)} thick ${f1(f.thicknessMm)} table ${f1(f.tableFraction)} dense ${f1(f.denseNearFraction)} maxRaw ${f.maxRawHu} mid ${f1(f.midlineDistMm)} midF ${f1(f.midlineFraction)} sup ${f1(f.superiorMm)} post ${f1(f.posteriorMm)} ext ${f.extentsMm.map(f1).join('/')}\n`);
+    process.stdout.write(`   - ${x.why}: ${f.volumeMl.toFixed(2)} mL (${f.voxels} vox) core ${f1(f.coreHu)} bg ${f1(f.backgroundHu)} thick ${f1(f.thicknessMm)} table ${f1(f.tableFraction)} dense ${f1(f.denseNearFraction)} maxRaw ${f.maxRawHu} xs ${f1(f.crossSliceHu)} σ ${f1(f.noiseHu)} mid ${f1(f.midlineDistMm)} midF ${f1(f.midlineFraction)} sup ${f1(f.superiorMm)} post ${f1(f.posteriorMm)} ext ${f.extentsMm.map(f1).join('/')}\n`);
   }
 }
 
