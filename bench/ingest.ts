@@ -9,7 +9,8 @@
  * default 500), --real (also send the real CT files under /work/shared/data), --keep (keep the temp folder),
  * --parallel N (N storescu processes at once, each on its own association with 1/N of the files; default 1),
  * --only sr,orthanc,storescp (receivers to measure), --no-wado, --qido-instances 0 (skip the QIDO part),
- * --profile DIR (serve runs under node --cpu-prof, profiles written to DIR).
+ * --profile DIR (serve runs under node --cpu-prof, profiles written to DIR), --serve-node-args="ARGS" (more node
+ * options for serve, space-separated, e.g. --serve-node-args="--trace-gc").
  * Beside the ingest rates it prints each receiver's CPU per instance (user + system, /proc) and the disk's sync
  * latency before and after (what the acknowledgements wait for; it varies a lot on a shared machine).
  * Goals from issue #5: ingest ≥ 1.5× Orthanc; QIDO p95 ≤ 50 ms. No figure is asserted: they are read by people.
@@ -176,7 +177,7 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
       instances: { type: 'string', default: '520' }, 'qido-instances': { type: 'string', default: '100000' },
       'qido-count': { type: 'string', default: '500' }, real: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
       parallel: { type: 'string', default: '1' }, only: { type: 'string', default: 'sr,orthanc,storescp' }, 'no-wado': { type: 'boolean', default: false },
-      profile: { type: 'string' },
+      profile: { type: 'string' }, 'serve-node-args': { type: 'string', default: '' },
     },
   });
   const instances = Math.max(1, Number(values.instances));
@@ -221,7 +222,8 @@ export async function benchIngest(argv: readonly string[]): Promise<number> {
     let sr: ServeProcess | undefined;
     if (only.has('sr')) {
       const profile = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
-      sr = await startServe({ dataDir: join(root, 'sr-data'), nodeArgs: profile });
+      const extra = values['serve-node-args'].split(' ').filter((a) => a !== '');
+      sr = await startServe({ dataDir: join(root, 'sr-data'), nodeArgs: [...profile, ...extra] });
       const s = sr;
       stops.push(() => s.stop());
       results.push(await send('SecondReader serve', sr.dicomPort, sr.aeTitle, groups, sr));

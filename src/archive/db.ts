@@ -173,13 +173,13 @@ export function openSqlite(path: string): SqlDb {
     // The queue is released at COMMIT; the caller resolves once the WAL fsync covering it is done.
     tx: async (fn, options) => {
       const r = await enqueue(async () => {
-        await guard(() => db.prepare('BEGIN IMMEDIATE').run());
+        await guard(() => prep('BEGIN IMMEDIATE').run());
         try {
           const v = await fn(exec);
-          db.prepare('COMMIT').run();
+          prep('COMMIT').run();
           return v;
         } catch (e) {
-          if (db.inTransaction) db.prepare('ROLLBACK').run();
+          if (db.inTransaction) prep('ROLLBACK').run();
           throw sqliteError(e);
         }
       });

@@ -49,6 +49,17 @@ test('concurrent stores share one transaction; a failing one is rolled back alon
     const waiting = gc.tx(async (q) => q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['after-end', 1]));
     gc.end();
     assert.equal(await Promise.race([waiting, late()]), 1);
+    // A lone store that fails (no savepoint: its transaction is rolled back) rejects with its own error, leaves
+    // nothing behind, and the next store commits.
+    const own = new Error('this store failed');
+    gc.begin();
+    await assert.rejects(gc.tx(async (q) => {
+      await q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['lone-failed', 1]);
+      throw own;
+    }), (e) => e === own);
+    assert.deepEqual(await db.all('SELECT k FROM t WHERE k = ?', ['lone-failed']), []);
+    gc.begin();
+    assert.equal(await gc.tx(async (q) => q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['lone-next', 1])), 1);
   } finally {
     await db.close();
   }

@@ -68,6 +68,17 @@ export class GroupCommit {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     this.db
       .tx(async (q) => {
+        const only = batch.length === 1 ? batch[0] : undefined;
+        if (only) {
+          // One member (one association): no savepoint, its failure rolls the transaction back (and rejects it alone).
+          try {
+            outcomes.push({ ok: true, value: await only.fn(q) });
+          } catch (e) {
+            outcomes.push({ ok: false, error: e });
+            throw e;
+          }
+          return;
+        }
         for (const p of batch) {
           await q.run('SAVEPOINT sr_store');
           try {
@@ -86,7 +97,10 @@ export class GroupCommit {
           if (o?.ok) p.resolve(o.value);
           else p.reject(o ? o.error : new Error('group commit: no outcome'));
         }),
-        (e: unknown) => batch.forEach((p) => p.reject(e)),
+        (e: unknown) => batch.forEach((p, i) => {
+          const o = outcomes[i];
+          p.reject(o && !o.ok ? o.error : e); // the member's own error (a lone member rolled the transaction back)
+        }),
       )
       .finally(() => {
         this.running = false;

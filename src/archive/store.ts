@@ -65,7 +65,8 @@ export function instanceFromRow(r: SqlRow): InstanceRecord {
   };
 }
 
-async function upsertParents(q: SqlExec, h: IndexedHeader, now: string, sourceAe: string | null): Promise<void> {
+/** `added`: 1 when this store inserted the instance row (counted in its series by the same statement), else 0. */
+async function upsertParents(q: SqlExec, h: IndexedHeader, now: string, sourceAe: string | null, added: 0 | 1): Promise<void> {
   // The first instance of a patient/study names it; later ones only fill attributes still empty.
   await q.run(
     `INSERT INTO patients (patient_id, patient_name, patient_name_norm, patient_birth_date, patient_sex, created_at)
@@ -100,11 +101,11 @@ async function upsertParents(q: SqlExec, h: IndexedHeader, now: string, sourceAe
   await q.run(
     `INSERT INTO series (series_uid, study_uid, modality, series_number, series_description, body_part_examined,
        pps_start_date, pps_start_time, instance_count, first_received_at, last_received_at, stable_at, source_ae)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, ?)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
      ON CONFLICT (series_uid) DO UPDATE SET last_received_at = excluded.last_received_at, stable_at = NULL,
-       source_ae = COALESCE(excluded.source_ae, series.source_ae)`,
+       source_ae = COALESCE(excluded.source_ae, series.source_ae), instance_count = series.instance_count + excluded.instance_count`,
     [h.SeriesInstanceUID, h.StudyInstanceUID, h.Modality, h.SeriesNumber, h.SeriesDescription, h.BodyPartExamined,
-      h.PerformedProcedureStepStartDate, h.PerformedProcedureStepStartTime, now, now, sourceAe],
+      h.PerformedProcedureStepStartDate, h.PerformedProcedureStepStartTime, added, now, now, sourceAe],
   );
 }
 
@@ -232,17 +233,15 @@ async function storeParsed(deps: StoreDeps, parsed: ParsedInstance, source: Inst
   let outcome: { status: 'stored' | 'duplicate' | 'replaced'; oldKey: string | null };
   try {
     outcome = await tx(async (q) => {
-      await upsertParents(q, h, now, sourceAe);
       const params = instanceParams(parsed, key, now, origin);
+      // The instance row first: whether it is new decides the series count, set by the series upsert itself.
       const inserted = await q.all(
         `INSERT INTO instances (${INSTANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (sop_uid) DO NOTHING RETURNING sop_uid`,
         params,
       );
-      if (inserted.length === 1) {
-        await q.run('UPDATE series SET instance_count = instance_count + 1 WHERE series_uid = ?', [h.SeriesInstanceUID]);
-        return { status: 'stored' as const, oldKey: null };
-      }
+      await upsertParents(q, h, now, sourceAe, inserted.length === 1 ? 1 : 0);
+      if (inserted.length === 1) return { status: 'stored' as const, oldKey: null };
       const lock = db.dialect.name === 'postgres' ? ' FOR UPDATE' : '';
       const prev = (await q.all(`SELECT series_uid, sha256, blob_key FROM instances WHERE sop_uid = ?${lock}`, [h.SOPInstanceUID]))[0];
       if (prev && prev['sha256'] === parsed.sha256 && prev['blob_key'] === key) {

@@ -96,10 +96,15 @@ const HEAD_BYTES = 64 * 1024;
  * journal, which appends them beside the file (src/archive/journal.ts: JOURNAL_MAX_INSTANCE_BYTES).
  */
 const KEEP_BYTES = 64 * 1024 * 1024;
+/**
+ * Queued bytes are written once this many are waiting (and the rest at finish): a 512 KiB slice takes one writev
+ * instead of one per socket read, each a hand-off to the thread pool (on two shared cores, a context switch).
+ */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
- * One incoming instance streamed to a temp file: writes are queued and issued one writev at a time (everything
- * queued meanwhile goes in the next one), hashed and counted as they are queued, the first 64 KiB kept for the
+ * One incoming instance streamed to a temp file: writes are queued and issued one writev at a time once 1 MiB is
+ * queued, and at finish (everything queued meanwhile goes in the next one), hashed and counted as they are queued, the first 64 KiB kept for the
  * header parse. `finish()` hands the digest over at once; the archive completes the file via `digest.written` and makes it
  * durable through its ingest journal (the kept `chunks`), or completes and fsyncs it via `digest.sync`.
  */
@@ -146,7 +151,7 @@ export class TempInstanceWriter {
     if (this.error !== undefined) return;
     this.queue.push(chunk);
     this.pendingBytes += chunk.length;
-    this.pumping ??= this.pump();
+    if (this.pendingBytes >= WRITE_BATCH_BYTES) this.pumping ??= this.pump();
   }
 
   /** Resolves when the queue is empty (or the writer failed). */
@@ -187,6 +192,7 @@ export class TempInstanceWriter {
    * the store.
    */
   finish(eagerSync: boolean): TempFileDigest {
+    if (this.queue.length > 0) this.pumping ??= this.pump();
     const written = async (): Promise<void> => {
       while (this.pumping) await this.pumping;
       if (this.error !== undefined) throw this.error;

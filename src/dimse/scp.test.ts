@@ -15,7 +15,7 @@ import { Dataset } from './lib.ts';
 import { readPart10Info } from './part10.ts';
 import { echo, find, startDimseServer } from './index.ts';
 import type { DimseServer } from './index.ts';
-import { associateRq as rawAssociateRq, pdu, pdvPdu as pdv } from './raw-pdu.ts';
+import { associateRq as rawAssociateRq, pdataPdu, pdu, pdvPdu as pdv } from './raw-pdu.ts';
 import { CONFORMANCE_DIR, openTempArchive, runTool, startStorescp, writeSmallCtSeries } from './testing.ts';
 import type { RunningStorescp, TempArchive } from './testing.ts';
 
@@ -254,6 +254,40 @@ describe('robustness', () => {
     assert.equal(fields.get(0x0120)?.readUInt16LE(0), 7, 'answers MessageID 7');
     assert.equal(fields.get(0x0900)?.readUInt16LE(0), 0x0000, 'Success');
     assert.ok(await ta.archive.getInstance(info.sopInstanceUid), 'stored before it was acknowledged');
+  });
+
+  test('a C-STORE whose PDUs arrive in small pieces (PDV headers and values cut anywhere) is stored byte for byte', async () => {
+    const file = await readFile(join(CONFORMANCE_DIR, 'MR_small.dcm'));
+    const info = readPart10Info(file, 'MR_small.dcm');
+    const { socket, next } = await openSocket();
+    socket.setNoDelay(true);
+    socket.write(associateRq('STORESCU', 'SECONDREADER', info.sopClassUid, info.transferSyntaxUid));
+    assert.equal((await next())[0], 0x02, 'A-ASSOCIATE-AC');
+    const command = new Dataset({ CommandField: 1, MessageID: 9, Priority: 0, CommandDataSetType: 0x0202, AffectedSOPClassUID: info.sopClassUid, AffectedSOPInstanceUID: info.sopInstanceUid }).getDenaturalizedCommandDataset();
+    const data = file.subarray(info.dataOffset);
+    const cut = [Math.floor(data.length / 3), Math.floor((2 * data.length) / 3)];
+    // The command in two fragments, the data set in three PDVs over two PDUs (two in one P-DATA-TF).
+    const stream = Buffer.concat([
+      pdataPdu([{ contextId: 1, mch: 1, value: command.subarray(0, 10) }]),
+      pdataPdu([{ contextId: 1, mch: 3, value: command.subarray(10) }, { contextId: 1, mch: 0, value: data.subarray(0, cut[0]) }]),
+      pdataPdu([{ contextId: 1, mch: 0, value: data.subarray(cut[0], cut[1]) }, { contextId: 1, mch: 2, value: data.subarray(cut[1]) }]),
+    ]);
+    for (let at = 0, k = 0; at < stream.length; k++) {
+      const n = [1, 5, 7, 333, 4096][k % 5] as number;
+      socket.write(stream.subarray(at, at + n));
+      at += n;
+      if (k % 5 < 3) await new Promise((r) => setTimeout(r, 1)); // separate reads at the SCP, most of the time
+    }
+    const rsp = await Promise.race([next(), new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no C-STORE-RSP within 10 s')), 10_000).unref())]);
+    assert.equal(rsp[0], 0x04, 'P-DATA-TF (C-STORE-RSP)');
+    socket.end();
+    // Success (stored, or a duplicate of the same bytes sent whole by the test before: same SHA-256).
+    const group = rsp.subarray(12);
+    let status: number | undefined;
+    for (let at = 0; at + 8 <= group.length; at += 8 + group.readUInt32LE(at + 4)) if (group.readUInt16LE(at + 2) === 0x0900) status = group.readUInt16LE(at + 8);
+    assert.equal(status, 0x0000, 'Success');
+    const stored = Buffer.from(await ta.archive.readInstance(info.sopInstanceUid));
+    assert.ok(stored.subarray(stored.length - data.length).equals(data), 'the data set as sent');
   });
 
   test('A-ABORT in the middle of a C-STORE: nothing partial stored, temp file removed, server keeps serving', async () => {

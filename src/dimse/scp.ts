@@ -24,9 +24,9 @@ import type { CCancelRequestT, CEchoRequestT, CFindRequestT, CGetRequestT, CMove
 import { buildPart10Header, readPart10Info, readPart10InfoFromFile } from './part10.ts';
 import { commandPdu, encodeCStoreResponse } from './fast-response.ts';
 import { prepareIncoming } from './incoming.ts';
-import { C_STORE_RQ, TempInstanceWriter, pdvPdu, readCommand, splitPdvs } from './pdata.ts';
+import { C_STORE_RQ, TempInstanceWriter, pdvPdu, readCommand } from './pdata.ts';
 import type { CommandInfo, Pdv } from './pdata.ts';
-import { PduFramer } from './pdu-framer.ts';
+import { PduStream } from './pdu-framer.ts';
 import { createDimseListener } from './tls.ts';
 import { handleFind, handleRetrieve } from './scp-query.ts';
 import type { QuerySession } from './scp-query.ts';
@@ -127,10 +127,12 @@ class Association extends Scp {
   private readonly outstanding = new Set<Promise<void>>();
   /** The peer's maximum receive PDU length (0: unlimited, PS3.8 D.1); what we send is cut to it. */
   private peerMaxPdu = 16_384;
-  /** P-DATA-TF routing (onPData): on once the association is accepted, off for good after an unreadable command. */
+  /** P-DATA-TF routing (onPiece): on once the association is accepted, off for good after an unreadable command. */
   private fastPath = false;
   /** Command fragments of the message being received. */
   private commandParts: Pdv[] = [];
+  /** Pieces of a PDV (not a C-STORE data set fragment) being made whole. */
+  private pdvParts: Buffer[] = [];
   /** Where the data set PDVs of the current message go: the library, our C-STORE path, or no message open. */
   private route: 'none' | 'library' | 'store' = 'none';
   private receiving: Receiving | undefined;
@@ -165,31 +167,31 @@ class Association extends Scp {
 
   /**
    * Swaps dcmjs-dimse's PDU accumulator for ours (pdu-framer.ts), feeding whole PDUs to the library's own
-   * processing exactly as its accumulator's 'pdu' handler does. PDUs longer than twice what we advertised (at
-   * least 1 MiB: an A-ASSOCIATE-RQ may be long) close the connection.
+   * processing exactly as its accumulator's 'pdu' handler does, and, once the association is accepted, reading
+   * P-DATA-TF PDVs as their bytes arrive (onPiece). PDUs longer than twice what we advertised (at least 1 MiB:
+   * an A-ASSOCIATE-RQ may be long) close the connection.
    */
   private replaceFraming(socket: Socket, maxPduLength: number): void {
     const net = this.internals();
     socket.removeAllListeners('data');
-    const framer = new PduFramer(Math.max(2 * maxPduLength, 1 << 20));
+    const stream = new PduStream(Math.max(2 * maxPduLength, 1 << 20), {
+      streamPData: () => this.fastPath,
+      pdu: (pdu) => void net._processPdu(pdu),
+      piece: (contextId, mch, value, first, end) => this.onPiece(contextId, mch, value, first, end),
+      pduDone: () => {
+        net.lastPduTime = Date.now();
+      },
+    });
     let failed = false;
     socket.on('data', (chunk: Buffer) => {
       if (failed) return;
-      let pdus: Buffer[];
+      net.statistics.addBytesReceived(chunk.length);
       try {
-        pdus = framer.push(chunk);
+        stream.push(chunk);
       } catch (e) {
         failed = true;
         net._reset();
-        this.shared.log.warn('dimse connection error', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, error: e instanceof Error ? e.message : String(e) });
-        socket.destroy();
-        return;
-      }
-      net.statistics.addBytesReceived(chunk.length);
-      for (const pdu of pdus) {
-        net.lastPduTime = Date.now();
-        if (this.fastPath && pdu[0] === 0x04) this.onPData(pdu);
-        else void net._processPdu(pdu);
+        this.protocolError(e instanceof Error ? e.message : String(e));
       }
     });
   }
@@ -201,31 +203,42 @@ class Association extends Scp {
   }
 
   /**
-   * A P-DATA-TF after association acceptance. C-STORE requests with a data set in an accepted context are ours:
-   * the data set streams to its temp file from views into the PDU (no copy) and the command is read directly.
-   * Every other message goes to dcmjs-dimse unchanged, one PDV per PDU, in order.
+   * A piece of a PDV of a P-DATA-TF after association acceptance. The data set of a C-STORE request in an
+   * accepted context is ours: it streams to its temp file piece by piece, views into the received chunks (no
+   * copy), and the command is read directly. Every other PDV is made whole and handled by onPdv.
    */
-  private onPData(pdu: Buffer): void {
-    let pdvs: Pdv[];
-    try {
-      pdvs = splitPdvs(pdu);
-    } catch (e) {
-      this.protocolError(e instanceof Error ? e.message : String(e));
+  private onPiece(contextId: number, mch: number, value: Buffer, first: boolean, end: boolean): void {
+    if (this.closed || this.conn.destroyed) return;
+    const command = (mch & 1) === 1;
+    if (this.fastPath && this.route === 'store' && !command && this.pdvParts.length === 0) {
+      this.onStoreData(contextId, value, first, end && (mch & 2) === 2);
       return;
     }
-    for (const p of pdvs) {
-      if (this.closed || this.conn.destroyed) return;
-      if (!this.fastPath) this.toLibrary(p);
-      else if (this.route === 'library') {
-        this.toLibrary(p);
-        if (!p.command && p.last) this.route = 'none';
-      } else if (this.route === 'store') this.onStoreData(p);
-      else if (!p.command) this.toLibrary(p); // a data set without a command: the library's answer, as before
-      else {
-        this.commandParts.push(p);
-        if (this.commandParts.length > 64) this.protocolError('DIMSE command in more than 64 fragments');
-        else if (p.last) this.onCommand();
-      }
+    if (first && end) {
+      this.onPdv({ contextId, command, last: (mch & 2) === 2, value });
+      return;
+    }
+    this.pdvParts.push(value);
+    if (!end) return;
+    const whole = Buffer.concat(this.pdvParts);
+    this.pdvParts = [];
+    this.onPdv({ contextId, command, last: (mch & 2) === 2, value: whole });
+  }
+
+  /** One whole PDV: to the library, to the command being collected, or (store route) to the temp file. */
+  private onPdv(p: Pdv): void {
+    if (!this.fastPath) this.toLibrary(p);
+    else if (this.route === 'library') {
+      this.toLibrary(p);
+      if (!p.command && p.last) this.route = 'none';
+    } else if (this.route === 'store') {
+      if (p.command) this.protocolError('P-DATA-TF: a command fragment inside a C-STORE data set');
+      else this.onStoreData(p.contextId, p.value, true, p.last);
+    } else if (!p.command) this.toLibrary(p); // a data set without a command: the library's answer, as before
+    else {
+      this.commandParts.push(p);
+      if (this.commandParts.length > 64) this.protocolError('DIMSE command in more than 64 fragments');
+      else if (p.last) this.onCommand();
     }
   }
 
@@ -264,21 +277,22 @@ class Association extends Scp {
     }
   }
 
-  private onStoreData(p: Pdv): void {
+  /** A piece of the C-STORE data set being received; `lastOfMessage`: its final piece. */
+  private onStoreData(contextId: number, value: Buffer, first: boolean, lastOfMessage: boolean): void {
     const r = this.receiving;
     if (!r) return;
-    if (p.command || p.contextId !== r.contextId) {
-      this.protocolError(p.command ? 'P-DATA-TF: a command fragment inside a C-STORE data set' : `P-DATA-TF: data set fragment on context ${p.contextId}, expected ${r.contextId}`);
+    if (first && contextId !== r.contextId) {
+      this.protocolError(`P-DATA-TF: data set fragment on context ${contextId}, expected ${r.contextId}`);
       return;
     }
-    r.writer.write(p.value);
+    if (value.length > 0) r.writer.write(value);
     if (r.writer.pendingBytes > MAX_QUEUED_BYTES && !this.conn.isPaused()) {
       this.conn.pause();
       void r.writer.drained().then(() => {
         if (!this.conn.destroyed) this.conn.resume();
       });
     }
-    if (!p.last) return;
+    if (!lastOfMessage) return;
     this.receiving = undefined;
     this.route = 'none';
     this.run(async () => {
