@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
+import { Rng, acquire, rasterize, sphere } from '../../../eval/phantoms/common.ts';
 import { axialAxes } from './measure.ts';
 import { decideNoduleType, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
 
@@ -228,4 +229,56 @@ test('refineSubSolidType: only an enclosed solid region of ≥ a 2 mm ball turns
   assert.equal(refineSubSolidType('ground-glass', { ...e, coreVolumeMm3: 3, coreSurfaceFraction: 0 }), 'ground-glass');
   assert.equal(refineSubSolidType('ground-glass', e), 'ground-glass');
   assert.equal(refineSubSolidType('solid', { ...e, coreVolumeMm3: 10, coreSurfaceFraction: 0 }), 'solid');
+});
+
+/**
+ * A small solid sphere (radius `r` mm, +40 HU) in parenchyma (−850 HU), optionally inside a ground-glass sphere
+ * (radius `ggR`, `ggHu`) with the solid core 0.8 mm off its centre, acquired as the chest phantom is (in-plane PSF
+ * σ `psf` mm, Gaussian slice profile of FWHM `slice` mm sampled every `slice` mm, noise σ 15 HU) on 0.7 mm pixels.
+ */
+function blurredScene(o: { r: number; ggR?: number; ggHu?: number; slice: number; psf: number }): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; truthMm3: number } {
+  const spacing: Vec3 = [0.7, 0.7, o.slice];
+  const half = 20;
+  const dims: Vec3 = [Math.round((2 * half) / 0.7) + 1, Math.round((2 * half) / 0.7) + 1, Math.round((2 * half) / o.slice) + 1];
+  const origin: Vec3 = [-half, -half, -half];
+  const canvas = createVolume(new Float32Array(voxelCount(dims)).fill(-850), { dims, spacing, origin });
+  if (o.ggR !== undefined) rasterize(canvas, sphere([0, 0, 0], o.ggR), { value: o.ggHu ?? -500, supersample: 4 });
+  rasterize(canvas, sphere([o.ggR !== undefined ? 0.8 : 0, 0, 0], o.r), { value: 40, supersample: 4 });
+  const vol = acquire(canvas, { psfSigmaMm: o.psf, sliceThicknessMm: o.slice, noiseSigmaHu: 15, rng: new Rng('dimmed-solid'), threads: 1 });
+  const lung = createVolume(new Uint8Array(voxelCount(dims)).fill(1), { dims, spacing, origin });
+  return { vol, lung, truthMm3: (4 / 3) * Math.PI * (o.ggR ?? o.r) ** 3 };
+}
+
+test('a 5 mm solid nodule on 3 mm slices, its peak dimmed below solid attenuation by partial volume, is solid and segmented at half its peak', () => {
+  const { vol, lung, truthMm3 } = blurredScene({ r: 2.5, slice: 3, psf: 1 });
+  const seg = segmentNodule(vol, lung, [0, 0, 0], 2.5);
+  assert.ok(seg);
+  // The peak is no solid attenuation (≈ −240 HU) and the sampling ball holds hardly any solid voxel.
+  assert.ok(seg.peakHu < -200 && seg.solidFraction < 0.5, JSON.stringify(seg.typeEvidence));
+  // Before the profile rule: part-solid, segmented at the ground-glass level (+54 % volume, measured).
+  assert.equal(seg.type, 'solid', JSON.stringify(seg.typeEvidence));
+  assert.ok(Math.abs(seg.volumeMm3 - truthMm3) <= 0.3 * truthMm3, `volume ${seg.volumeMm3.toFixed(0)} vs ${truthMm3.toFixed(0)} mm³`);
+});
+
+test('a part-solid nodule (10 mm ground glass, 3 mm core) with the same dimmed peak keeps its ground-glass plateau: part-solid', () => {
+  const { vol, lung, truthMm3 } = blurredScene({ r: 1.5, ggR: 5, ggHu: -500, slice: 2.5, psf: 0.8 });
+  const seg = segmentNodule(vol, lung, [0, 0, 0], 5);
+  assert.ok(seg);
+  assert.ok(seg.peakHu < -200, JSON.stringify(seg.typeEvidence));
+  assert.equal(seg.type, 'part-solid', JSON.stringify(seg.typeEvidence));
+  assert.ok(Math.abs(seg.volumeMm3 - truthMm3) <= 0.25 * truthMm3, `volume ${seg.volumeMm3.toFixed(0)} vs ${truthMm3.toFixed(0)} mm³`);
+});
+
+test('decideNoduleType: a dimmed peak is solid without a ground-glass plateau on its radial profile, part-solid with one', () => {
+  const e = { peakHu: -240, plateauHu: -300, bgHu: -850, solidFraction: 0.02, coreMedianHu: -280, haloHu: null, insideCount: 120, ggMedianHu: -360, rEstMm: 2.5, gridMm: 0.5 };
+  const blur = { rays: 26, halfMaxMm: 2.3, floorMm: 2.5, plateauMm: 0.8, plateauRayFraction: 0, flatMm: 0.8 };
+  assert.deepEqual(decideNoduleType({ ...e, profile: blur }), { type: 'solid', level: -240 });
+  // A flat ground-glass run around the core on most rays, a long ground-glass tail beyond the half-maximum contour,
+  // or an object too large for partial volume to dim: part-solid at the ground-glass level, as before.
+  assert.deepEqual(decideNoduleType({ ...e, profile: { ...blur, plateauMm: 2, plateauRayFraction: 0.8, flatMm: 2 } }), { type: 'part-solid', level: -360 });
+  assert.equal(decideNoduleType({ ...e, profile: { ...blur, floorMm: 4 } }).type, 'part-solid');
+  assert.equal(decideNoduleType({ ...e, profile: { ...blur, halfMaxMm: 5, floorMm: 5.2 } }).type, 'part-solid');
+  // Too few rays in the lung (against the pleura all round) or no profile: no evidence against a halo.
+  assert.equal(decideNoduleType({ ...e, profile: { ...blur, rays: 4 } }).type, 'part-solid');
+  assert.equal(decideNoduleType(e).type, 'part-solid');
 });

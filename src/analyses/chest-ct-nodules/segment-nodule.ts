@@ -2,7 +2,9 @@
  * 3D segmentation of one nodule around a seed, on a local isotropic grid resampled from the original voxels
  * (fine enough that thick slices are interpolated rather than staircased):
  * 1. attenuation levels from the pixels: the parenchyma around it (bg) and the nodule's plateau, sampled in a
- *    ball at the seed; the plateau decides solid / part-solid / ground-glass / calcified;
+ *    ball at the seed; the plateau decides solid / part-solid / ground-glass / calcified, with the radial profile
+ *    from the peak (a ground-glass plateau around the core, or only the blur of a small solid nodule whose peak
+ *    partial volume dimmed below solid attenuation);
  * 2. adaptive threshold at half way between bg and the plateau (the ground-glass plateau for sub-solid
  *    nodules), which puts the edge where partial volume is 50 %, inside the lung mask (stops at the pleura);
  * 3. the component at the seed, opened by a ball of half the nodule's inner radius (cuts attached vessels and
@@ -96,6 +98,24 @@ export interface TypeEvidence {
   coreVolumeMm3?: number;
   /** Fraction of that region's voxels on the mask's surface (a vessel crossing the mask lies on it). */
   coreSurfaceFraction?: number;
+  /** Radial profile from the peak (profileEvidence), over the rays that stay in the lung. */
+  profile?: ProfileEvidence;
+}
+
+/** The radial profile around a nodule's peak: a blurred solid falls within the blur, sub-solid keeps a ground-glass plateau. */
+export interface ProfileEvidence {
+  /** Rays (of 26) that stay in the lung until the profile reaches the parenchyma. */
+  rays: number;
+  /** Median distance from the peak to half way between the peak and bg (mm). */
+  halfMaxMm: number;
+  /** Median distance from the peak to ground-glass floor (bg + GG_MIN_ABOVE_BG) (mm). */
+  floorMm: number;
+  /** Median longest flat run (spread < HALO_MAX_SPREAD_HU) at ground-glass level, below the peak's own top (mm). */
+  plateauMm: number;
+  /** Fraction of the rays whose flat run is at least PLATEAU_MIN_MM. */
+  plateauRayFraction: number;
+  /** Median flat run at ground-glass level, the peak's top included (mm). */
+  flatMm: number;
 }
 
 const SOLID_HU = -250;
@@ -208,6 +228,74 @@ function haloLevel(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h:
   return m > bg + GG_MIN_ABOVE_BG && m < SOLID_HU ? m : null;
 }
 
+/** A ground-glass plateau is wider than the blur: a flat run along a ray at least this long (mm). */
+const PLATEAU_MIN_MM = 1.5;
+/** The peak's own top (within this fraction of the contrast below the peak) is no plateau around it. */
+const PLATEAU_BELOW_PEAK = 0.15;
+
+/**
+ * Radial profile from the peak along the 26 cube directions (smoothed HU), over the rays that stay in the lung
+ * until the profile reaches the parenchyma. A small solid nodule blurred by the scanner's PSF and slice profile
+ * has a dimmed peak and a smooth monotone fall-off as wide as the blur; a part-solid one keeps a ground-glass
+ * plateau (−750…−300 HU, flat) of finite width around its core.
+ */
+export function profileEvidence(s: Float32Array, lung: Uint8Array, dims: Vec3, peak: Vec3, h: number, peakHu: number, bg: number, rEst: number): ProfileEvidence {
+  const [nx, ny, nz] = dims;
+  const plane = nx * ny;
+  const floor = bg + GG_MIN_ABOVE_BG;
+  const half = (peakHu + bg) / 2;
+  const top = peakHu - PLATEAU_BELOW_PEAK * (peakHu - bg);
+  const maxR = Math.min(3 * rEst + 6, ((Math.min(nx, ny, nz) - 1) / 2) * h);
+  const step = h * 0.5;
+  const halfs: number[] = [], floors: number[] = [], plateaus: number[] = [], flats: number[] = [];
+  // Longest run of consecutive samples within `ok` whose spread stays below HALO_MAX_SPREAD_HU (mm).
+  const longestRun = (p: number[], ok: (x: number) => boolean): number => {
+    let best = 0;
+    for (let a = 0; a < p.length; a++) {
+      if (!ok(p[a] as number)) continue;
+      let lo = p[a] as number, hi = lo, b = a;
+      while (b + 1 < p.length && ok(p[b + 1] as number)) {
+        const x = p[b + 1] as number;
+        if (Math.max(hi, x) - Math.min(lo, x) >= HALO_MAX_SPREAD_HU) break;
+        lo = Math.min(lo, x); hi = Math.max(hi, x); b++;
+      }
+      best = Math.max(best, (b - a) * step);
+    }
+    return best;
+  };
+  for (let t = 0; t < 27; t++) {
+    const di = (t % 3) - 1, dj = (Math.floor(t / 3) % 3) - 1, dk = Math.floor(t / 9) - 1;
+    if (di === 0 && dj === 0 && dk === 0) continue;
+    const len = Math.hypot(di, dj, dk);
+    const ui = di / len, uj = dj / len, uk = dk / len;
+    const p: number[] = [];
+    let reached = false;
+    for (let r = 0; r <= maxR; r += step) {
+      const i = Math.round(peak[0] + (ui * r) / h), j = Math.round(peak[1] + (uj * r) / h), k = Math.round(peak[2] + (uk * r) / h);
+      if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) break;
+      const v = i + j * nx + k * plane;
+      if (lung[v] === 0) break;
+      const x = s[v] as number;
+      p.push(x);
+      if (x <= floor - 0.5 * GG_MIN_ABOVE_BG) { reached = true; break; }
+    }
+    if (!reached) continue;
+    const firstBelow = (level: number) => { const q = p.findIndex((x) => x <= level); return (q < 0 ? p.length : q) * step; };
+    halfs.push(firstBelow(half));
+    floors.push(firstBelow(floor));
+    const gg = (x: number) => x > floor && x < SOLID_HU - 50;
+    const run = longestRun(p, (x) => gg(x) && x < top);
+    plateaus.push(run);
+    flats.push(longestRun(p, gg));
+  }
+  const rays = halfs.length;
+  return {
+    rays,
+    halfMaxMm: median(halfs), floorMm: median(floors), plateauMm: median(plateaus.slice()), flatMm: median(flats),
+    plateauRayFraction: rays > 0 ? plateaus.filter((x) => x >= PLATEAU_MIN_MM).length / rays : 0,
+  };
+}
+
 /** Whether the sampling ball reads solid: the type rule's solid branch, where a ground-glass halo makes it part-solid. */
 function solidByBall(e: Pick<TypeEvidence, 'solidFraction' | 'peakHu' | 'insideCount'>): boolean {
   return e.solidFraction >= 0.5 || (e.peakHu > SOLID_HU && e.insideCount < 8);
@@ -231,9 +319,28 @@ export function decideNoduleType(e: TypeEvidence): { type: NoduleType; level: nu
     // A solid core with a ground-glass halo is part-solid.
     return halo !== null ? { type: 'part-solid', level: halo } : { type: 'solid', level: plateau };
   }
-  if (peak > SOLID_HU - 50) return { type: 'part-solid', level: e.ggMedianHu ?? (SOLID_HU + bg) / 2 };
+  // A peak dimmed by partial volume below solid attenuation, with no ground-glass plateau around it, is a small solid
+  // nodule (or vessel) blurred by the PSF and the slice profile: solid, its edge at half the peak's contrast.
+  if (peak > SOLID_HU - 50) return dimmedSolid(e) ? { type: 'solid', level: peak } : { type: 'part-solid', level: e.ggMedianHu ?? (SOLID_HU + bg) / 2 };
   return { type: 'ground-glass', level: plateau };
 }
+
+/**
+ * Whether a peak below solid attenuation is a small solid nodule dimmed by partial volume: its radial profile falls
+ * from the peak to the parenchyma within the blur (no ground-glass plateau on the rays: no flat run at ground-glass
+ * level wider than the blur, and no tail at ground-glass level beyond the half-maximum contour), and it is small
+ * (partial volume dims only objects a few PSF widths across).
+ */
+export function dimmedSolid(e: Pick<TypeEvidence, 'profile'>): boolean {
+  const p = e.profile;
+  if (!p || p.rays < HALO_MIN_RAYS) return false;
+  return p.plateauRayFraction < HALO_MIN_RAY_FRACTION && p.flatMm < PLATEAU_MIN_MM && p.floorMm - p.halfMaxMm < DIMMED_MAX_TAIL_MM && p.halfMaxMm <= DIMMED_MAX_RADIUS_MM;
+}
+
+/** Width (mm) of ground-glass-level profile beyond the half-maximum contour above which a halo is there (blur tail: < 1 mm). */
+const DIMMED_MAX_TAIL_MM = 1;
+/** Half-maximum radius (mm) beyond which partial volume cannot dim a solid nodule's peak below solid attenuation. */
+const DIMMED_MAX_RADIUS_MM = 3;
 
 /**
  * Part-solid vs ground glass on the final mask: a part-solid nodule is ground glass with a solid component within it
@@ -641,6 +748,7 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   const evidence: TypeEvidence = {
     peakHu: peak, plateauHu: plateau, bgHu: bg, solidFraction, coreMedianHu: coreMedian, haloHu: halo,
     insideCount: inside.length, ggMedianHu: gg.length > 4 ? median(gg) : null, rEstMm: rEst, gridMm: h,
+    profile: profileEvidence(s, lung.data, dims, peakIjk, h, peak, bg, rEst),
   };
   const decided = decideNoduleType(evidence);
   let type = decided.type;

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Vec3 } from '../../imaging/index.ts';
 import { SrError } from '../../core/errors.ts';
-import { SIZE_BANDS, computeNoduleMetrics, confusionMatrix, sizeBand } from '../../../eval/metrics/nodules.ts';
+import { MEASURE_MIN_DIAMETER_MM, SIZE_BANDS, computeNoduleMetrics, confusionMatrix, sizeBand } from '../../../eval/metrics/nodules.ts';
 import type { ConfusionMatrix, NoduleDetection, NoduleTruth } from '../../../eval/metrics/nodules.ts';
 import { runPipeline } from './pipeline.ts';
 import { MAX_FINDINGS, REPORT_FLOOR } from './report.ts';
@@ -65,7 +65,8 @@ export function evidenceText(e: TypeEvidence): string {
   return `peak ${f0(e.peakHu)} plateau ${f0(e.plateauHu)} bg ${f0(e.bgHu)} solidFr ${e.solidFraction.toFixed(2)} core ${f0(e.coreMedianHu)} halo ${f0(e.haloHu)} `
     + `inside ${e.insideCount} gg ${f0(e.ggMedianHu)} rEst ${e.rEstMm.toFixed(1)} h ${e.gridMm.toFixed(2)}`
     + ` | pvMean ${f0(e.pvMeanHu ?? null)} maskVol ${(e.maskVolumeMm3 ?? NaN).toFixed(0)}`
-    + (e.maskMaxHu !== undefined ? ` | mask max ${f0(e.maskMaxHu)} coreVol ${(e.coreVolumeMm3 ?? NaN).toFixed(1)} surf ${(e.coreSurfaceFraction ?? NaN).toFixed(2)}` : '');
+    + (e.maskMaxHu !== undefined ? ` | mask max ${f0(e.maskMaxHu)} coreVol ${(e.coreVolumeMm3 ?? NaN).toFixed(1)} surf ${(e.coreSurfaceFraction ?? NaN).toFixed(2)}` : '')
+    + (e.profile ? ` | profile rays ${e.profile.rays} half ${e.profile.halfMaxMm.toFixed(1)} floor ${e.profile.floorMm.toFixed(1)} plateau ${e.profile.plateauMm.toFixed(1)} (${e.profile.plateauRayFraction.toFixed(2)}) flat ${e.profile.flatMm.toFixed(1)}` : '');
 }
 
 async function main(): Promise<void> {
@@ -131,6 +132,8 @@ async function main(): Promise<void> {
   const v = m.volumeErrorPct, d = m.diameterErrorMm;
   out(`volume error median ${v.median.toFixed(1)} % (|·| median ${v.medianAbs.toFixed(1)} %, mean ${v.meanAbs.toFixed(1)} %), n ${v.n}`);
   out(`mean-diameter error median ${d.median.toFixed(2)} mm (|·| median ${d.medianAbs.toFixed(2)} mm, mean ${d.meanAbs.toFixed(2)} mm), n ${d.n}`);
+  const v5 = m.volumeErrorPct5mm, d5 = m.diameterErrorMm5mm;
+  out(`≥ ${MEASURE_MIN_DIAMETER_MM} mm: volume error median ${v5.median.toFixed(1)} % (|·| median ${v5.medianAbs.toFixed(1)} %, mean ${v5.meanAbs.toFixed(1)} %), mean-diameter error median ${d5.median.toFixed(2)} mm (|·| median ${d5.medianAbs.toFixed(2)} mm, mean ${d5.meanAbs.toFixed(2)} mm), n ${v5.n}`);
   out(`CPM ${m.froc.cpm.toFixed(3)} (reported findings only)`);
   out('\nwrongly typed (truth → found):');
   for (const x of m.matched) {
