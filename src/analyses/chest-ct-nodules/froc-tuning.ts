@@ -5,15 +5,17 @@
  * reached but no detection (segmentation or dedupe) / detected with a low probability.
  *
  *   node --import tsx src/analyses/chest-ct-nodules/froc-tuning.ts --from 1 --to 12 [--cache DIR] [--stress]
+ *     [--first-stage-model FILE]   (A/B: a saved model-first-stage.ts, its FIRST_STAGE_MODEL, instead of the current one)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { lpsToIjk } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
 import { computeNoduleMetrics } from '../../../eval/metrics/nodules.ts';
 import type { NoduleDetection, NoduleTruth } from '../../../eval/metrics/nodules.ts';
+import type { CandidateModel } from './logistic-model.ts';
 import { FINE_CANDIDATES, fineOrder, runPipeline } from './pipeline.ts';
 import { MAX_FINDINGS, REPORT_FLOOR } from './report.ts';
 import { loadCase } from './train.ts';
@@ -21,7 +23,8 @@ import { loadCase } from './train.ts';
 const dist = (a: Vec3, b: Vec3) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, stress: { type: 'boolean' }, fine: { type: 'string' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, stress: { type: 'boolean' }, fine: { type: 'string' }, 'first-stage-model': { type: 'string' } } });
+  const firstStageModel = values['first-stage-model'] ? ((await import(resolve(values['first-stage-model']))) as { FIRST_STAGE_MODEL: CandidateModel }).FIRST_STAGE_MODEL : undefined;
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < 1000)) throw new Error('tuning seeds only (< 1000)');
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
@@ -36,7 +39,7 @@ async function main(): Promise<void> {
     const c = await loadCase(seed, cache, values.stress === true);
     const caseId = `${values.stress ? 'stress' : 'seed'}-${seed}`;
     caseIds.push(caseId);
-    const res = runPipeline(c.vol, { fineCandidates: nFine });
+    const res = runPipeline(c.vol, { fineCandidates: nFine, ...(firstStageModel ? { firstStageModel } : {}) });
     for (const [k, v] of Object.entries(res.stepTimesMs)) times[k] = (times[k] ?? 0) + v;
     const list = res.nodules.filter((n) => n.probability >= REPORT_FLOOR).slice(0, MAX_FINDINGS);
     list.forEach((n, i) => detections.push({ caseId, id: `${caseId}/d${i}`, centerMm: n.centerMm, probability: n.probability, diameterMm: n.measures.axes.meanDiameterMm, type: n.seg.type }));

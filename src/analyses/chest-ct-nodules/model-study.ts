@@ -5,6 +5,7 @@
  * reached lower the sensitivity). No pipeline rerun, so a model family or a parameter is compared in seconds.
  *
  *   node --import tsx src/analyses/chest-ct-nodules/model-study.ts --stage 2 --from 1 --to 12 --stress 1..8 --dense 1..30 [--folds 5]
+ *     [--without f1,f2]   (ablation: drop these features, by name, from every row)
  */
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { CPM_FP_RATES, frocCurve, sensitivityAt } from '../../../eval/metrics/fr
 import { fitTrees, treeProbability } from './boosted-trees.ts';
 import type { TreeFitOptions } from './boosted-trees.ts';
 import { fitLogistic, logit, sigmoid } from './classify.ts';
+import { FEATURE_NAMES } from './features.ts';
+import { FIRST_STAGE_FEATURES } from './first-stage.ts';
 import { fineOrder } from './pipeline.ts';
 import type { ScoredCandidate } from './pipeline.ts';
 import { collect } from './train.ts';
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' },
     cache: { type: 'string' }, folds: { type: 'string' }, rounds: { type: 'string' }, depth: { type: 'string' }, lr: { type: 'string' }, wpos: { type: 'string' },
+    without: { type: 'string' },
   } });
   const range = (arg: string | undefined): number[] => {
     const [a, b] = (arg ?? '').split('..').map(Number);
@@ -56,7 +60,12 @@ async function main(): Promise<void> {
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
   const stage = values.stage === '1' ? 1 : 2;
-  const rows = await collect(range(`${from}..${to}`), cache, (s) => process.stdout.write(`${s}\n`), stage, range(values.stress), range(values.dense));
+  const allRows = await collect(range(`${from}..${to}`), cache, (s) => process.stdout.write(`${s}\n`), stage, range(values.stress), range(values.dense));
+  const names: readonly string[] = stage === 1 ? FIRST_STAGE_FEATURES : FEATURE_NAMES;
+  const drop = new Set((values.without ?? '').split(',').filter((f) => f.length > 0));
+  for (const f of drop) if (!names.includes(f)) throw new Error(`--without: no feature ${f}`);
+  const keep = names.map((f, i) => (drop.has(f) ? -1 : i)).filter((i) => i >= 0);
+  const rows = drop.size === 0 ? allRows : allRows.map((r) => ({ ...r, x: keep.map((i) => r.x[i] as number) }));
   const scans = scanList(rows, cache);
   const k = Number(values.folds ?? 5);
   const fold = new Map(scans.map((s, i) => [s.tag, i % k]));

@@ -20,7 +20,7 @@ import type { CandidateMeasures } from './features.ts';
 import { segmentLungs } from './lung-segmentation.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
 import { segmentNodule } from './segment-nodule.ts';
-import type { NoduleSegmentation } from './segment-nodule.ts';
+import type { NoduleSegmentation, TypeRules } from './segment-nodule.ts';
 
 export interface DetectedNodule {
   candidate: Candidate;
@@ -67,6 +67,10 @@ export interface PipelineOptions {
   candidateOptions?: CandidateOptions;
   /** Second-stage model; null ranks by the first stage (train.ts, while the model for a new feature set is fitted). */
   secondStageModel?: CandidateModel | null;
+  /** First-stage model (development: A/B against a saved model in froc-tuning.ts); default FIRST_STAGE_MODEL. */
+  firstStageModel?: CandidateModel;
+  /** Optional type rules for the nodule segmentation (dev tools; the analysis runs the defaults). */
+  typeRules?: TypeRules;
 }
 
 /** Coarse-path probabilities stay below this: they were never checked by the second stage. */
@@ -218,7 +222,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   const { candidates } = detectCandidates(iso, isoLung, opts.candidateOptions);
   const scored: ScoredCandidate[] = candidates.map((c) => {
     const x = firstStageFeatures(iso, isoLung, c);
-    return { candidate: c, x, p1: firstStageProbability(x) };
+    return { candidate: c, x, p1: firstStageProbability(x, opts.firstStageModel) };
   });
   times['candidates'] = t();
 
@@ -250,7 +254,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
     done.add(sc);
     if (fine) nFineDone++; else nCoarseDone++;
     if ((nFineDone + nCoarseDone) % 10 === 0) check('segmentation', 0.5 + (0.4 * (nFineDone + nCoarseDone)) / Math.max(1, nFine + nCoarse));
-    const seg = segmentNodule(vol, lungs.labels, c.lps, c.radiusMm, fine ? { lungWide } : { lungWide, coarse: true });
+    const seg = segmentNodule(vol, lungs.labels, c.lps, c.radiusMm, fine ? { lungWide, typeRules: opts.typeRules } : { lungWide, coarse: true, typeRules: opts.typeRules });
     if (!seg) continue;
     const measures = measureCandidate(iso, c, seg);
     const features = featureVector(c, seg, measures);

@@ -4,7 +4,7 @@ import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../.
 import type { Vec3 } from '../../imaging/index.ts';
 import { Rng, acquire, rasterize, sphere } from '../../../eval/phantoms/common.ts';
 import { axialAxes } from './measure.ts';
-import { decideNoduleType, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
+import { decideNoduleType, decideNoduleType as decideDefault, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
 
 /** Parenchyma at −850 HU with a solid 6 mm sphere on a 3.4 mm vessel that crosses the whole box (smooth edges). */
 function vesselScene(): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; c: Vec3; sphereMm3: number } {
@@ -249,9 +249,11 @@ function blurredScene(o: { r: number; ggR?: number; ggHu?: number; slice: number
   return { vol, lung, truthMm3: (4 / 3) * Math.PI * (o.ggR ?? o.r) ** 3 };
 }
 
-test('a 5 mm solid nodule on 3 mm slices, its peak dimmed below solid attenuation by partial volume, is solid and segmented at half its peak', () => {
+test('with the optional dimmed-solid rule, a 5 mm solid nodule on 3 mm slices, its peak dimmed below solid attenuation by partial volume, is solid and segmented at half its peak', () => {
   const { vol, lung, truthMm3 } = blurredScene({ r: 2.5, slice: 3, psf: 1 });
-  const seg = segmentNodule(vol, lung, [0, 0, 0], 2.5);
+  // Default rules (the analysis today): part-solid, as before the rule.
+  assert.equal(segmentNodule(vol, lung, [0, 0, 0], 2.5)?.type, 'part-solid');
+  const seg = segmentNodule(vol, lung, [0, 0, 0], 2.5, { typeRules: { dimmedSolid: true } });
   assert.ok(seg);
   // The peak is no solid attenuation (≈ −240 HU) and the sampling ball holds hardly any solid voxel.
   assert.ok(seg.peakHu < -200 && seg.solidFraction < 0.5, JSON.stringify(seg.typeEvidence));
@@ -262,16 +264,18 @@ test('a 5 mm solid nodule on 3 mm slices, its peak dimmed below solid attenuatio
 
 test('a part-solid nodule (10 mm ground glass, 3 mm core) with the same dimmed peak keeps its ground-glass plateau: part-solid', () => {
   const { vol, lung, truthMm3 } = blurredScene({ r: 1.5, ggR: 5, ggHu: -500, slice: 2.5, psf: 0.8 });
-  const seg = segmentNodule(vol, lung, [0, 0, 0], 5);
+  const seg = segmentNodule(vol, lung, [0, 0, 0], 5, { typeRules: { dimmedSolid: true } });
   assert.ok(seg);
   assert.ok(seg.peakHu < -200, JSON.stringify(seg.typeEvidence));
   assert.equal(seg.type, 'part-solid', JSON.stringify(seg.typeEvidence));
   assert.ok(Math.abs(seg.volumeMm3 - truthMm3) <= 0.25 * truthMm3, `volume ${seg.volumeMm3.toFixed(0)} vs ${truthMm3.toFixed(0)} mm³`);
 });
 
-test('decideNoduleType: a dimmed peak is solid without a ground-glass plateau on its radial profile, part-solid with one', () => {
+test('decideNoduleType with the dimmed-solid rule: a dimmed peak is solid without a ground-glass plateau on its radial profile, part-solid with one', () => {
   const e = { peakHu: -240, plateauHu: -300, bgHu: -850, solidFraction: 0.02, coreMedianHu: -280, haloHu: null, insideCount: 120, ggMedianHu: -360, rEstMm: 2.5, gridMm: 0.5 };
   const blur = { rays: 26, halfMaxMm: 2.3, floorMm: 2.5, plateauMm: 0.8, plateauRayFraction: 0, flatMm: 0.8 };
+  const decideNoduleType = (x: Parameters<typeof decideDefault>[0]) => decideDefault(x, { dimmedSolid: true });
+  assert.deepEqual(decideDefault({ ...e, profile: blur }).type, 'part-solid', 'the rule is off by default');
   assert.deepEqual(decideNoduleType({ ...e, profile: blur }), { type: 'solid', level: -240 });
   // A flat ground-glass run around the core on most rays, a long ground-glass tail beyond the half-maximum contour,
   // or an object too large for partial volume to dim: part-solid at the ground-glass level, as before.

@@ -305,7 +305,16 @@ function solidByBall(e: Pick<TypeEvidence, 'solidFraction' | 'peakHu' | 'insideC
  * Type of a nodule from its attenuation, and the level its threshold is set from (the ground-glass plateau for a
  * sub-solid one, whose edge is the ground glass's).
  */
-export function decideNoduleType(e: TypeEvidence): { type: NoduleType; level: number } {
+/**
+ * Optional type rules. `dimmedSolid` (dimmedSolid(): a dimmed peak without a ground-glass plateau is solid, cut at
+ * half its peak) is built and tested but OFF in the analysis: it changes the masks of small dimmed nodules, which the
+ * second-stage classifier was trained on with the old masks, and with it on a 3.8 mm structure on the real IBSI CT
+ * rose to p 0.58 (0 false positives ≥ 0.5 without it; `eval chest --real --threshold 0.5`, 2026-11-30). It goes on
+ * together with a second stage retrained on its masks.
+ */
+export interface TypeRules { readonly dimmedSolid?: boolean }
+
+export function decideNoduleType(e: TypeEvidence, rules: TypeRules = {}): { type: NoduleType; level: number } {
   const { peakHu: peak, plateauHu: plateau, bgHu: bg, coreMedianHu: coreMedian, haloHu: halo, rEstMm: rEst } = e;
   // Calcified by the attenuation of the core, not of one voxel: the brightest smoothed voxel of a large solid mass
   // (noise, a rib at its edge) can pass CALCIFIED_HU, the median of a small ball at the peak does not. Fleischner /
@@ -321,7 +330,7 @@ export function decideNoduleType(e: TypeEvidence): { type: NoduleType; level: nu
   }
   // A peak dimmed by partial volume below solid attenuation, with no ground-glass plateau around it, is a small solid
   // nodule (or vessel) blurred by the PSF and the slice profile: solid, its edge at half the peak's contrast.
-  if (peak > SOLID_HU - 50) return dimmedSolid(e) ? { type: 'solid', level: peak } : { type: 'part-solid', level: e.ggMedianHu ?? (SOLID_HU + bg) / 2 };
+  if (peak > SOLID_HU - 50) return rules.dimmedSolid === true && dimmedSolid(e) ? { type: 'solid', level: peak } : { type: 'part-solid', level: e.ggMedianHu ?? (SOLID_HU + bg) / 2 };
   return { type: 'ground-glass', level: plateau };
 }
 
@@ -507,6 +516,8 @@ export interface SegmentOptions {
   spacingMm?: number;
   /** Coarse path (candidates the first stage ranked low): ≥ 1 mm grid and a tighter box. */
   coarse?: boolean;
+  /** Type rules beyond the default ones (TypeRules); off by default. */
+  typeRules?: TypeRules;
 }
 
 /**
@@ -750,7 +761,7 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
     insideCount: inside.length, ggMedianHu: gg.length > 4 ? median(gg) : null, rEstMm: rEst, gridMm: h,
     profile: profileEvidence(s, lung.data, dims, peakIjk, h, peak, bg, rEst),
   };
-  const decided = decideNoduleType(evidence);
+  const decided = decideNoduleType(evidence, opts.typeRules);
   let type = decided.type;
   let level = decided.level;
   if (!Number.isFinite(level)) level = peak;

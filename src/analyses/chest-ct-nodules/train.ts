@@ -5,6 +5,7 @@
  * regression, and rewrite model.ts with the weights and this provenance.
  *
  *   node --import tsx src/analyses/chest-ct-nodules/train.ts --stage 1|2 --from 1 --to 16 [--stress 1..3] [--dense 1..8] [--cache DIR] [--dry-run]
+ *     [--candidates-only]   (stage 1: runs the candidate stage only, no segmentation; writes no stage-2 rows)
  *
  * Stage 1 (model-first-stage.ts) learns from every candidate of the candidate stage (no segmentation); stage 2
  * (model.ts) from the candidates the current first stage sends to the fine segmentation — so train stage 1
@@ -71,7 +72,7 @@ function hitOf(p: Vec3, nodules: readonly TruthNodule[]): TruthNodule | undefine
   return nodules.find((t) => Math.hypot(p[0] - t.centerMm[0], p[1] - t.centerMm[1], p[2] - t.centerMm[2]) < t.diameterMm / 2);
 }
 
-export async function collect(seeds: readonly number[], cache: string, log: (s: string) => void, stage: 1 | 2 = 2, stressSeeds: readonly number[] = [], denseSeeds: readonly number[] = []): Promise<LabelledCandidate[]> {
+export async function collect(seeds: readonly number[], cache: string, log: (s: string) => void, stage: 1 | 2 = 2, stressSeeds: readonly number[] = [], denseSeeds: readonly number[] = [], candidatesOnly = false): Promise<LabelledCandidate[]> {
   const rows: LabelledCandidate[] = [];
   const all: { seed: number; kind: CaseKind }[] = [
     ...seeds.map((seed) => ({ seed, kind: 'plain' as const })), ...stressSeeds.map((seed) => ({ seed, kind: 'stress' as const })), ...denseSeeds.map((seed) => ({ seed, kind: 'dense' as const })),
@@ -84,9 +85,11 @@ export async function collect(seeds: readonly number[], cache: string, log: (s: 
     const s1Path = join(cache, `rows-s1-${tag}-${FIRST_STAGE_FEATURES.length}f.json`), s2Path = join(cache, `rows-s2-${tag}-${FEATURE_NAMES.length}f.json`);
     const rowsPath = stage === 1 ? s1Path : s2Path;
     if (!existsSync(rowsPath)) {
-      // One pipeline run (fine budget, no coarse path) writes the rows of both stages.
+      // One pipeline run (fine budget, no coarse path) writes the rows of both stages; candidatesOnly (stage 1
+      // after a first-stage feature change) skips the segmentation and writes the stage-1 rows only.
       const c = await loadCase(seed, cache, kind);
-      const res = runPipeline(c.vol, { coarseCandidates: 0, secondStageModel: null });
+      const s1Only = stage === 1 && candidatesOnly;
+      const res = runPipeline(c.vol, { coarseCandidates: 0, secondStageModel: null, ...(s1Only ? { fineCandidates: 0 } : {}) });
       const s1: LabelledCandidate[] = res.candidates.map((sc) => {
         const hit = hitOf(sc.candidate.lps, c.nodules);
         return { seed, x: sc.x, y: hit ? 1 : 0, truthId: hit ? `${tag}/${hit.id}` : null, cand: { source: sc.candidate.source, blob: sc.candidate.blob, radiusMm: sc.candidate.radiusMm } };
@@ -103,7 +106,7 @@ export async function collect(seeds: readonly number[], cache: string, log: (s: 
         };
       });
       writeFileSync(s1Path, JSON.stringify(s1));
-      writeFileSync(s2Path, JSON.stringify(s2));
+      if (!s1Only) writeFileSync(s2Path, JSON.stringify(s2));
       const reached = new Set(s1.filter((r) => r.truthId).map((r) => r.truthId)).size;
       const found = new Set(s2.filter((r) => r.truthId).map((r) => r.truthId)).size;
       log(`${tag}: ${s1.length} candidates, ${reached}/${c.nodules.length} nodules reached, ${found} segmented; ${JSON.stringify(res.stepTimesMs)}`);
@@ -146,7 +149,7 @@ ${body}
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, 'dry-run': { type: 'boolean' }, l2: { type: 'string' }, model: { type: 'string' }, rounds: { type: 'string' }, depth: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' } } });
+  const { values } = parseArgs({ options: { stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, 'dry-run': { type: 'boolean' }, l2: { type: 'string' }, model: { type: 'string' }, rounds: { type: 'string' }, depth: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, 'candidates-only': { type: 'boolean' } } });
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < TUNING_SEED_LIMIT)) throw new Error('training seeds must be < 1000');
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
     return list;
   };
   const stressSeeds = range(values.stress), denseSeeds = range(values.dense);
-  const rows = await collect(seeds, cache, (s) => process.stdout.write(s + '\n'), stage, stressSeeds, denseSeeds);
+  const rows = await collect(seeds, cache, (s) => process.stdout.write(s + '\n'), stage, stressSeeds, denseSeeds, values['candidates-only'] === true);
   const X = rows.map((r) => r.x), y = rows.map((r) => r.y);
   const names = stage === 1 ? FIRST_STAGE_FEATURES : FEATURE_NAMES;
   const sets = `chest phantoms seeds ${from}..${to}${stressSeeds.length ? ` + stress phantoms ${values.stress}` : ''}${denseSeeds.length ? ` + dense phantoms ${values.dense}` : ''}`;

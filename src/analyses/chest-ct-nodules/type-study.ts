@@ -23,7 +23,7 @@ import type { ConfusionMatrix, NoduleDetection, NoduleTruth } from '../../../eva
 import { runPipeline } from './pipeline.ts';
 import { MAX_FINDINGS, REPORT_FLOOR } from './report.ts';
 import { decideNoduleType, refineSubSolidType } from './segment-nodule.ts';
-import type { TypeEvidence } from './segment-nodule.ts';
+import type { TypeEvidence, TypeRules } from './segment-nodule.ts';
 import { loadCase } from './train.ts';
 import type { TruthNodule } from './train.ts';
 
@@ -70,7 +70,7 @@ export function evidenceText(e: TypeEvidence): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, cache: { type: 'string' }, offline: { type: 'boolean' }, stored: { type: 'boolean' }, 'no-refine': { type: 'boolean' }, all: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, cache: { type: 'string' }, offline: { type: 'boolean' }, stored: { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'dimmed-solid': { type: 'boolean' }, all: { type: 'boolean' } } });
   const plain = values.from === undefined && values.to === undefined ? [] : range(`${values.from ?? 1}..${values.to ?? values.from ?? 1}`);
   const stress = range(values.stress);
   const dense = range(values.dense);
@@ -78,6 +78,9 @@ async function main(): Promise<void> {
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
   mkdirSync(cache, { recursive: true });
   const offline = values.offline === true;
+  // --dimmed-solid: the optional rule of segment-nodule.ts (TypeRules); with --offline it re-decides stored evidence,
+  // without it the pipeline runs with the rule (use a separate --cache: the cached findings are per rule set).
+  const rules: TypeRules = { dimmedSolid: values['dimmed-solid'] === true };
 
   const truth: (NoduleTruth & { src: TruthNodule })[] = [];
   const detections: NoduleDetection[] = [];
@@ -95,11 +98,11 @@ async function main(): Promise<void> {
       // --stored: the types the pipeline gave when the file was written (a baseline), else re-decided now.
       const rows = JSON.parse(readFileSync(path, 'utf8')) as StoredFinding[];
       // --no-refine: decideNoduleType alone (0.4.0's rule; the refinement on the mask does not change the mask).
-      const retype = (e: TypeEvidence) => (values['no-refine'] ? decideNoduleType(e).type : refineSubSolidType(decideNoduleType(e).type, e));
+      const retype = (e: TypeEvidence) => (values['no-refine'] ? decideNoduleType(e, rules).type : refineSubSolidType(decideNoduleType(e, rules).type, e));
       list = values.stored ? rows : rows.map((f) => ({ ...f, type: retype(f.evidence) }));
     } else {
       const t0 = Date.now();
-      const res = runPipeline(c.vol);
+      const res = runPipeline(c.vol, { typeRules: rules });
       // As the report: findings from the floor up, at most MAX_FINDINGS (report.ts).
       list = res.nodules.filter((n) => n.probability >= REPORT_FLOOR).slice(0, MAX_FINDINGS).map((n, i) => ({
         id: `${caseId}/d${i}`, centerMm: n.centerMm, probability: n.probability, type: n.seg.type,
