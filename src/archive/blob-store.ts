@@ -84,6 +84,16 @@ export class FsBlobStore implements BlobStore {
     await fh.sync();
   }
 
+  /**
+   * Closes the cached folder handles (waiting for a sync in flight on each). Without it a closed archive leaves up
+   * to MAX_DIR_HANDLES FileHandles to the garbage collector, which Node warns about (DEP0137) and will make an error.
+   */
+  async close(): Promise<void> {
+    const handles = [...this.dirHandles.values()];
+    this.dirHandles.clear();
+    await Promise.all(handles.map((h) => h.then((fh) => fh.close()).catch((e: unknown) => e)));
+  }
+
   /** Forgets the handle of a folder that was just created (a stale one could name a folder removed meanwhile). */
   private forgetDir(dir: string): void {
     const h = this.dirHandles.get(dir);

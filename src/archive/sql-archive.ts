@@ -305,6 +305,7 @@ export class SqlArchive implements Archive {
     } catch (e) {
       this.log.error('ingest journal not emptied at close; it is replayed at the next start', { error: e instanceof Error ? e.message : String(e) });
     }
+    await this.blobs.close?.();
     await this.db.close();
   }
 }

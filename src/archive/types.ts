@@ -232,6 +232,8 @@ export interface BlobStore {
   localPath(key: string): string | undefined;
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
+  /** Releases what the store holds open (cached folder handles); the archive calls it at close. */
+  close?(): Promise<void>;
 }
 
 export interface Archive {
