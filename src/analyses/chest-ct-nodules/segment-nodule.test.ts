@@ -4,7 +4,7 @@ import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../.
 import type { Vec3 } from '../../imaging/index.ts';
 import { Rng, acquire, rasterize, sphere } from '../../../eval/phantoms/common.ts';
 import { axialAxes } from './measure.ts';
-import { decideNoduleType, decideNoduleType as decideDefault, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
+import { decideNoduleType, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
 
 /** Parenchyma at −850 HU with a solid 6 mm sphere on a 3.4 mm vessel that crosses the whole box (smooth edges). */
 function vesselScene(): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; c: Vec3; sphereMm3: number } {
@@ -274,15 +274,15 @@ test('a part-solid nodule (10 mm ground glass, 3 mm core) with the same dimmed p
 test('decideNoduleType with the dimmed-solid rule: a dimmed peak is solid without a ground-glass plateau on its radial profile, part-solid with one', () => {
   const e = { peakHu: -240, plateauHu: -300, bgHu: -850, solidFraction: 0.02, coreMedianHu: -280, haloHu: null, insideCount: 120, ggMedianHu: -360, rEstMm: 2.5, gridMm: 0.5 };
   const blur = { rays: 26, halfMaxMm: 2.3, floorMm: 2.5, plateauMm: 0.8, plateauRayFraction: 0, flatMm: 0.8 };
-  const decideNoduleType = (x: Parameters<typeof decideDefault>[0]) => decideDefault(x, { dimmedSolid: true });
-  assert.deepEqual(decideDefault({ ...e, profile: blur }).type, 'part-solid', 'the rule is off by default');
-  assert.deepEqual(decideNoduleType({ ...e, profile: blur }), { type: 'solid', level: -240 });
+  const decide = (x: Parameters<typeof decideNoduleType>[0]) => decideNoduleType(x, { dimmedSolid: true });
+  assert.equal(decideNoduleType({ ...e, profile: blur }).type, 'part-solid', 'the rule is off by default');
+  assert.deepEqual(decide({ ...e, profile: blur }), { type: 'solid', level: -240 });
   // A flat ground-glass run around the core on most rays, a long ground-glass tail beyond the half-maximum contour,
   // or an object too large for partial volume to dim: part-solid at the ground-glass level, as before.
-  assert.deepEqual(decideNoduleType({ ...e, profile: { ...blur, plateauMm: 2, plateauRayFraction: 0.8, flatMm: 2 } }), { type: 'part-solid', level: -360 });
-  assert.equal(decideNoduleType({ ...e, profile: { ...blur, floorMm: 4 } }).type, 'part-solid');
-  assert.equal(decideNoduleType({ ...e, profile: { ...blur, halfMaxMm: 5, floorMm: 5.2 } }).type, 'part-solid');
+  assert.deepEqual(decide({ ...e, profile: { ...blur, plateauMm: 2, plateauRayFraction: 0.8, flatMm: 2 } }), { type: 'part-solid', level: -360 });
+  assert.equal(decide({ ...e, profile: { ...blur, floorMm: 4 } }).type, 'part-solid');
+  assert.equal(decide({ ...e, profile: { ...blur, halfMaxMm: 5, floorMm: 5.2 } }).type, 'part-solid');
   // Too few rays in the lung (against the pleura all round) or no profile: no evidence against a halo.
-  assert.equal(decideNoduleType({ ...e, profile: { ...blur, rays: 4 } }).type, 'part-solid');
-  assert.equal(decideNoduleType(e).type, 'part-solid');
+  assert.equal(decide({ ...e, profile: { ...blur, rays: 4 } }).type, 'part-solid');
+  assert.equal(decide(e).type, 'part-solid');
 });
