@@ -9,9 +9,17 @@
  */
 import type { AnalysisContext, AnalysisManifest, AnalysisOutput, SeriesHeader } from '../../engine/types.ts';
 import { isSrError } from '../../core/errors.ts';
-import { registerVolumes } from '../../imaging/index.ts';
+import type { Finding } from '../../engine/types.ts';
+import type { Affine4, Int16Volume } from '../../imaging/index.ts';
+import { applyAffine, registerVolumes } from '../../imaging/index.ts';
 import { segmentLungs } from './lung-segmentation.ts';
+import type { LungSegmentation } from './lung-segmentation.ts';
 import { compareWithPrior, daysBetween, FOLLOWUP_VERSION, noduleView } from './followup.ts';
+import type { FollowUpResult } from './followup.ts';
+import { paintLabels } from './pipeline.ts';
+import { probeNodules } from './probe.ts';
+import type { NoduleSegmentation } from './segment-nodule.ts';
+import { buildFindings } from './report.ts';
 
 export const FOLLOWUP_STEP = 'follow-up';
 
@@ -25,7 +33,67 @@ function notCompared(out: AnalysisOutput, reason: string, extra: Record<string, 
   return { ...out, measurements: { ...out.measurements, followUp: { version: FOLLOWUP_VERSION, compared: false, reason, ...extra } } };
 }
 
-async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext): Promise<AnalysisOutput> {
+export interface FollowUpManifestOptions {
+  /**
+   * Targeted re-measurement (probe.ts) where pairing left a nodule alone: a prior nodule not found now is looked
+   * for at its registered position on the current scan, a current nodule without a partner at its registered
+   * position on the prior (default false: on tuning seed 3, 10 pairs, it gained no pair and no new/resolved label —
+   * every missed pair there was missed on both scans — and it turned two prior false positives, reported
+   * 'resolved' without it, into 'stable' current findings; followup-tuning.ts, docs/followup.md).
+   */
+  readonly probe?: boolean;
+  /** Probability floor of a probed finding for a pair (default PROBE_SUPPORT). */
+  readonly probeSupport?: number;
+}
+
+/** Default floor of a probed finding's own probability for a prior-guided pair (tuning: followup-tuning.ts). */
+export const PROBE_SUPPORT = 0.05;
+
+interface ProbeSummary { readonly current: { readonly looked: number; readonly found: number }; readonly prior: { readonly looked: number; readonly found: number }; readonly timeMs: number }
+
+/**
+ * The probe step: look again where the first comparison left a nodule alone, then compare once more with what was
+ * found. Probed findings that do not pair are dropped: they were only looked for because of the other scan.
+ */
+function probeAndCompare(
+  first: FollowUpResult, current: readonly Finding[], prior: readonly Finding[], scans: { cur: Int16Volume; old: Int16Volume; curLungs: LungSegmentation; oldLungs: LungSegmentation },
+  opts: { currentToPrior: Affine4; intervalDays: number; version: string; support: number },
+): { fu: FollowUpResult; summary: ProbeSummary; segs: Map<string, NoduleSegmentation> } {
+  const t0 = performance.now();
+  const radius = (f: Finding | undefined): number => Math.max(1.5, ((f ? noduleView(f).meanDiameterMm : undefined) ?? 4) / 2);
+  const lost = first.findings.filter((f) => f['status'] === 'resolved');
+  const fresh = first.findings.filter((f) => f['status'] === 'new');
+  const priorById = new Map(prior.map((f) => [f.id, f]));
+  const curHits = probeNodules(scans.cur, scans.curLungs, lost.map((f) => ({ lps: [...f.centerMm] as [number, number, number], radiusMm: radius(priorById.get(String(f['priorFindingId']))) })));
+  const priHits = probeNodules(scans.old, scans.oldLungs, fresh.map((f) => ({ lps: applyAffine(opts.currentToPrior, f.centerMm), radiusMm: radius(f) })));
+  const probeIds = new Set<string>();
+  const segs = new Map<string, NoduleSegmentation>();
+  const asFinding = (n: (typeof curHits)[number], lungs: LungSegmentation, id: string, why: string): Finding[] => {
+    if (!n) return [];
+    const r = buildFindings({ lungs, nodules: [n], candidates: [], candidateCount: 0, isoSpacingMm: 0, stepTimesMs: {}, laa950: 0 }, opts.version)[0];
+    if (!r) return [];
+    const { label: _label, ...f } = r.finding;
+    void _label;
+    probeIds.add(id);
+    segs.set(id, n.seg);
+    return [{ ...f, id, probed: true, reasons: [...(f.reasons ?? []), why] }];
+  };
+  const curExtra = curHits.flatMap((n, i) => asFinding(n, scans.curLungs, `probe-${lost[i]!.id}`, `follow-up probe: looked for at the registered position of prior nodule ${String(lost[i]!['priorFindingId'])}, which the detector did not report on this scan`));
+  const priExtra = priHits.flatMap((n, i) => asFinding(n, scans.oldLungs, `prior-probe-${fresh[i]!.id}`, `follow-up probe: looked for on the prior at the registered position of current nodule ${fresh[i]!.id}`));
+  const fu = compareWithPrior([...current, ...curExtra], [...prior, ...priExtra], { currentToPrior: opts.currentToPrior, intervalDays: opts.intervalDays, probeIds, probeSupportThreshold: opts.support });
+  const kept = fu.findings.filter((f) => !(probeIds.has(f.id) && f['status'] === undefined));
+  return {
+    fu: { ...fu, findings: kept },
+    segs,
+    summary: {
+      current: { looked: lost.length, found: curExtra.length },
+      prior: { looked: fresh.length, found: priExtra.length },
+      timeMs: Math.round(performance.now() - t0),
+    },
+  };
+}
+
+async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext, options: FollowUpManifestOptions): Promise<AnalysisOutput> {
   const out = await base.run(ctx);
   const prior = ctx.prior;
   if (!prior || out.skipped) return out;
@@ -62,17 +130,38 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext): Promi
     const priorAnalysisMs = performance.now() - tPrior;
     const cur = ctx.series.volume, old = priorSeries.volume;
     const tLungs = performance.now();
-    const fixedMask = segmentLungs(cur).labels, movingMask = segmentLungs(old).labels;
+    const curLungs = segmentLungs(cur), oldLungs = segmentLungs(old);
     const lungsMs = performance.now() - tLungs;
     const tReg = performance.now();
-    const reg = registerVolumes(cur, old, { transform: 'affine', fixedMask, movingMask });
+    const reg = registerVolumes(cur, old, { transform: 'affine', fixedMask: curLungs.labels, movingMask: oldLungs.labels });
     const regMs = performance.now() - tReg;
-    const fu = compareWithPrior(out.findings, priorOut.findings, { currentToPrior: reg.matrix, intervalDays: days });
+    let fu = compareWithPrior(out.findings, priorOut.findings, { currentToPrior: reg.matrix, intervalDays: days });
+    let probes: ProbeSummary | undefined;
+    let labelMap = out.labelMap;
+    if (options.probe ?? false) {
+      const r = probeAndCompare(fu, out.findings, priorOut.findings, { cur, old, curLungs, oldLungs }, { currentToPrior: reg.matrix, intervalDays: days, version: base.version, support: options.probeSupport ?? PROBE_SUPPORT });
+      probes = r.summary;
+      // A probed nodule that is shown gets a mask label after the analysis's own, painted where no label is yet.
+      let next = Math.max(0, ...Object.keys(labelMap?.labels ?? {}).map(Number));
+      const painted: { seg: NoduleSegmentation; label: number }[] = [];
+      const labels: Record<number, string> = { ...(labelMap?.labels ?? {}) };
+      const findings = r.fu.findings.map((f) => {
+        const seg = r.segs.get(f.id);
+        if (!seg || !labelMap || f['status'] === undefined) return f;
+        const label = ++next;
+        painted.push({ seg, label });
+        labels[label] = `nodule ${f.id} (${seg.type}, follow-up probe)`;
+        return { ...f, label };
+      });
+      if (labelMap && painted.length > 0) labelMap = { mask: paintLabels(cur, painted, labelMap.mask), labels };
+      fu = { ...r.fu, findings };
+    }
     const lr = fu.lungRads;
     const warnings = reg.overlap < 0.8 ? [`registration overlap only ${(100 * reg.overlap).toFixed(0)} %: pairing may be wrong`] : [];
     return {
       ...out,
       findings: fu.findings,
+      ...(labelMap ? { labelMap } : {}),
       measurements: {
         ...out.measurements,
         ...(lr
@@ -103,6 +192,7 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext): Promi
             timeMs: Math.round(regMs),
             lungMasksMs: Math.round(lungsMs),
           },
+          ...(probes ? { probes } : {}),
           warnings,
         },
       },
@@ -116,13 +206,13 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext): Promi
 }
 
 /** The base manifest, comparing with `ctx.prior` when one is given. Id and version are the base's. */
-export function withFollowUp(base: AnalysisManifest): AnalysisManifest {
+export function withFollowUp(base: AnalysisManifest, options: FollowUpManifestOptions = {}): AnalysisManifest {
   return {
     ...base,
     // A server looks up the most recent earlier CT of the same patient (src/engine/prior.ts); the same-day rule is
     // ours: a prior of the same day is not a follow-up interval (compareWithPrior needs ≥ 1 day).
     prior: { sameModality: true, minIntervalDays: 1 },
     steps: [...base.steps, FOLLOWUP_STEP],
-    run: (ctx) => runWithPrior(base, ctx),
+    run: (ctx) => runWithPrior(base, ctx, options),
   };
 }

@@ -125,6 +125,36 @@ test('prior-guided: a sub-threshold current candidate at a reported prior nodule
   assert.ok(r.lungRads?.findings.some((f) => f.id === 'n2'), 'the shown nodule enters Lung-RADS');
 });
 
+test('probed findings (probeIds): a probed current nodule pairs and is shown; a probed prior nodule stops a "new"; unpaired or below the floor they get no status and are never new or resolved', () => {
+  const current = [
+    nodule('n1', [30, 0, 0], 8), // reported; the prior detector missed it — a prior probe finds it
+    nodule('n2', [-40, 10, 20], 7), // reported, truly new: the prior probe found only a faint speck (below the floor)
+    nodule('probe-r1', [0, 40, -30], 6.5, { p: 0.09 }), // probed at the registered position of prior p1
+    nodule('probe-r2', [50, 50, 50], 5, { p: 0.2 }), // probed, but nothing reported on the prior there
+  ];
+  const prior = [
+    nodule('p1', [0.5, 40, -30], 6), // reported; the current detector missed it
+    nodule('prior-probe-n1', [30.5, 0, 0], 7.5, { p: 0.12 }),
+    nodule('prior-probe-n2', [-40, 10.5, 20], 6.5, { p: 0.02 }),
+  ];
+  const probeIds = new Set(['probe-r1', 'probe-r2', 'prior-probe-n1', 'prior-probe-n2']);
+  const r = compareWithPrior(current, prior, { currentToPrior: IDENTITY_AFFINE, intervalDays: 365, probeIds, probeSupportThreshold: 0.05 });
+  const by = (id: string) => r.findings.find((f) => f.id === id) as Finding;
+  assert.equal(by('probe-r1')['status'], 'stable');
+  assert.equal(by('probe-r1')['priorFindingId'], 'p1');
+  assert.equal(by('probe-r1')['priorGuided'], true);
+  assert.equal(by('n1')['status'], 'stable');
+  assert.equal(by('n1')['priorFindingId'], 'prior-probe-n1');
+  assert.equal(by('n2')['status'], 'new', 'a probe below the floor does not pair');
+  assert.equal(by('probe-r2')['status'], undefined, 'an unpaired probe finding is not new');
+  assert.equal(r.findings.some((f) => f['status'] === 'resolved'), false, 'p1 is paired; prior probe findings are never resolved');
+  assert.deepEqual(r.summary.counts, { new: 1, stable: 2, grown: 0, shrunk: 0, resolved: 0 });
+  // Without probeIds the same sub-threshold current finding is not shown (guideCurrent is off) and p1 is resolved.
+  const plain = compareWithPrior(current, prior, { currentToPrior: IDENTITY_AFFINE, intervalDays: 365 });
+  assert.equal(plain.findings.find((f) => f.id === 'probe-r1')?.['status'], undefined);
+  assert.ok(plain.findings.some((f) => f['status'] === 'resolved' && f['priorFindingId'] === 'p1'));
+});
+
 test('prior-guided: a distant, much larger/smaller or other-type candidate is not paired', () => {
   const current = [
     nodule('n1', [0, 0, 0], 6, { p: 0.3 }), // 14 mm from p1: beyond the gate (6 + ½·7 mm)

@@ -58,6 +58,15 @@ export interface FollowUpOptions {
    */
   readonly guideCurrent?: boolean;
   /**
+   * Ids of findings (either scan) found by a targeted probe (probe.ts) at the registered position of a reported
+   * nodule of the other scan. They may pair by guidance on either side (a probed current finding is shown when it
+   * pairs) at probability ≥ probeSupportThreshold, and are never 'new' or 'resolved' themselves: unpaired, they are
+   * returned without a status (the caller drops them).
+   */
+  readonly probeIds?: ReadonlySet<string>;
+  /** Probability floor of a probed finding for a prior-guided pair (default: supportThreshold). */
+  readonly probeSupportThreshold?: number;
+  /**
    * Base distance gate (mm) after registration; half the larger mean diameter is added. Default 6: registration
    * residuals are ≈ 1 mm on phantoms, and a wider gate pairs a new nodule with a resolved neighbour 15 mm away
    * (seen on tuning seed 11). Real breath-hold differences left after the affine stage can exceed it near the
@@ -228,6 +237,8 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
   const maxRatio = opts.guidedMaxVolumeRatio ?? 6;
   const sameType = opts.guidedSameType ?? true;
   const guideCurrent = opts.guideCurrent ?? false;
+  const probeIds = opts.probeIds ?? new Set<string>();
+  const probeSupport = Math.min(report, opts.probeSupportThreshold ?? support);
   const cur = current.map(noduleView);
   const pri = prior.map(noduleView);
   const matchOf = new Map<number, { j: number; distanceMm: number; cost: number }>();
@@ -248,7 +259,10 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
   // A prior-guided pair: exactly one side reported, similar size and type family.
   const guidedOk = (a: NoduleView, b: NoduleView): boolean => {
     if ((a.probability >= report) === (b.probability >= report)) return false;
-    if (!guideCurrent && a.probability < report) return false;
+    if (!guideCurrent && a.probability < report && !probeIds.has(a.id)) return false;
+    // A probed finding needs its own floor; a plain sub-threshold candidate the support floor.
+    const floor = (v: NoduleView): number => (probeIds.has(v.id) ? probeSupport : support);
+    if (a.probability < floor(a) || b.probability < floor(b)) return false;
     const v1 = a.volumeMm3, v2 = b.volumeMm3;
     if (v1 !== undefined && v2 !== undefined && v1 > 0 && v2 > 0 && Math.max(v1, v2) / Math.min(v1, v2) > maxRatio) return false;
     return !sameType || a.type === undefined || b.type === undefined || typeFamily(a.type) === typeFamily(b.type);
@@ -256,8 +270,8 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
   // 1: reported ↔ reported. 2: prior-guided — a reported nodule still alone ↔ a sub-threshold candidate.
   pass(idx(cur, report), idx(pri, report), () => true);
   pass(
-    idx(cur, support).filter((i) => !matchOf.has(i)),
-    idx(pri, support).filter((j) => !priorTaken.has(j)),
+    idx(cur, Math.min(support, probeSupport)).filter((i) => !matchOf.has(i)),
+    idx(pri, Math.min(support, probeSupport)).filter((j) => !priorTaken.has(j)),
     (i, j) => guidedOk(cur[i]!, pri[j]!),
   );
 
@@ -268,7 +282,7 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
     const v = cur[i]!;
     const m = matchOf.get(i);
     if (!m) {
-      if (v.probability < report) return f;
+      if (v.probability < report || probeIds.has(v.id)) return f;
       counts.new++;
       const lr = lungRadsInput(v, 'new');
       if (lr) lrInputs.push(lr);
@@ -322,7 +336,7 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
   });
   const toCurrent = invertAffine(opts.currentToPrior);
   pri.forEach((p, j) => {
-    if (priorTaken.has(j) || p.probability < report) return;
+    if (priorTaken.has(j) || p.probability < report || probeIds.has(p.id)) return;
     counts.resolved++;
     const c = applyAffine(toCurrent, p.centerMm);
     const pf = prior[j]!;

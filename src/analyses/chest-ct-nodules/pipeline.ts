@@ -94,7 +94,7 @@ function timer(): () => number {
   return () => performance.now() - t0;
 }
 
-function centroidLps(mask: MaskVolume): Vec3 {
+export function centroidLps(mask: MaskVolume): Vec3 {
   const [nx, ny, nz] = mask.dims;
   let n = 0, si = 0, sj = 0, sk = 0, v = 0;
   for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, v++) {
@@ -208,8 +208,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   t = timer();
   const sub = crop(vol, lungs.box);
   const boxMm = sub.dims.map((d, a) => d * (sub.spacing[a] as number));
-  const iso1Count = (boxMm[0] as number) * (boxMm[1] as number) * (boxMm[2] as number);
-  const isoMm = iso1Count <= 9e6 ? 1.0 : 1.25;
+  const isoMm = isoSpacingFor(boxMm);
   const iso = resample(sub, { spacing: isoMm, interpolation: 'linear', fill: -1000 });
   const isoLab = resampleToGrid(lungs.labels, iso, { interpolation: 'nearest', fill: 0 });
   const isoLung = withData(iso, new Uint8Array(isoLab.data.length));
@@ -258,12 +257,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
     if (!seg) continue;
     const measures = measureCandidate(iso, c, seg);
     const features = featureVector(c, seg, measures);
-    // The mask's centroid, unless the mask runs along an attached vessel and drags it away from the nodule:
-    // then the intensity peak at the seed marks the nodule better.
-    const centroid = centroidLps(seg.mask);
-    const drift = Math.hypot(centroid[0] - seg.peakLps[0], centroid[1] - seg.peakLps[1], centroid[2] - seg.peakLps[2]);
-    const centerMm = drift <= Math.max(1.5, 0.6 * seg.rInMm) ? centroid : seg.peakLps;
-    found.push({ candidate: c, seg, measures, features, probability: 0, firstStage: p1, stage: fine ? 'fine' : 'coarse', centerMm });
+    found.push({ candidate: c, seg, measures, features, probability: 0, firstStage: p1, stage: fine ? 'fine' : 'coarse', centerMm: noduleCentre(seg) });
   }
   times['segmentation'] = t();
 
@@ -274,19 +268,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
       f.probability = Math.min(COARSE_PROBABILITY_CAP, f.firstStage);
       continue;
     }
-    f.probability = opts.secondStageModel === null ? f.firstStage : noduleProbability(f.features, opts.secondStageModel);
-    // Prior, not learnt: a sub-solid opacity under 3.5 mm is below what either guideline reports (Fleischner:
-    // no follow-up for GGN < 6 mm) and at ~100 HU of contrast it is mostly parenchymal texture or noise; the linear
-    // model cannot express "small AND faint", so it is down-weighted here.
-    if ((f.seg.type === 'ground-glass' || f.seg.type === 'part-solid') && f.measures.axes.meanDiameterMm < 3.5) f.probability *= 0.2;
-    // Prior, not learnt: the reference standard the FROC follows counts nodules from 3 mm (LUNA16, Setio et al.,
-    // Med Image Anal 2017: smaller findings are irrelevant), and no segmentation under 3 mm occurs among the training
-    // candidates, so the model would extrapolate there (compactness of a 2-voxel object exceeds a sphere's).
-    if (f.measures.axes.meanDiameterMm < MIN_NODULE_DIAMETER_MM) f.probability *= 0.2;
-    // Prior, not learnt: a solid mass (isReportableMass) is always reportable — Lung-RADS v2022 puts any solid
-    // nodule ≥ 15 mm in category 4B — while the second stage, trained on nodules up to ~25 mm, extrapolates there
-    // (the IBSI lung cancer, 365 mL, scored 0.02).
-    if (isReportableMass(f, lungs.labels)) f.probability = Math.max(f.probability, MASS_PROBABILITY_FLOOR);
+    f.probability = withPriors(f, opts.secondStageModel === null ? f.firstStage : noduleProbability(f.features, opts.secondStageModel), lungs.labels);
   }
   found.sort((a, b) => b.probability - a.probability);
   const kept: DetectedNodule[] = [];
@@ -321,9 +303,45 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   return { lungs, candidates: scored, nodules: kept, candidateCount: candidates.length, isoSpacingMm: isoMm, stepTimesMs: times, laa950: lungCount > 0 ? lowCount / lungCount : 0 };
 }
 
-/** Paints nodule masks (local grids) into a label volume on `like`'s grid. */
-export function paintLabels(like: Int16Volume, nodules: readonly { seg: NoduleSegmentation; label: number }[]): MaskVolume {
-  const out = withData(like, new Uint8Array(like.data.length));
+/**
+ * Where a nodule is: the mask's centroid, unless the mask runs along an attached vessel and drags it away from the
+ * nodule; then the intensity peak at the seed marks the nodule better.
+ */
+export function noduleCentre(seg: NoduleSegmentation): Vec3 {
+  const centroid = centroidLps(seg.mask);
+  const drift = Math.hypot(centroid[0] - seg.peakLps[0], centroid[1] - seg.peakLps[1], centroid[2] - seg.peakLps[2]);
+  return drift <= Math.max(1.5, 0.6 * seg.rInMm) ? centroid : seg.peakLps;
+}
+
+/** The second stage's probability `p` of a fine-path nodule with the priors that are not learnt applied. */
+export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' | 'candidate'>, p: number, lungLabels: MaskVolume): number {
+  let q = p;
+  // Prior, not learnt: a sub-solid opacity under 3.5 mm is below what either guideline reports (Fleischner:
+  // no follow-up for GGN < 6 mm) and at ~100 HU of contrast it is mostly parenchymal texture or noise; the linear
+  // model cannot express "small AND faint", so it is down-weighted here.
+  if ((f.seg.type === 'ground-glass' || f.seg.type === 'part-solid') && f.measures.axes.meanDiameterMm < 3.5) q *= 0.2;
+  // Prior, not learnt: the reference standard the FROC follows counts nodules from 3 mm (LUNA16, Setio et al.,
+  // Med Image Anal 2017: smaller findings are irrelevant), and no segmentation under 3 mm occurs among the training
+  // candidates, so the model would extrapolate there (compactness of a 2-voxel object exceeds a sphere's).
+  if (f.measures.axes.meanDiameterMm < MIN_NODULE_DIAMETER_MM) q *= 0.2;
+  // Prior, not learnt: a solid mass (isReportableMass) is always reportable — Lung-RADS v2022 puts any solid
+  // nodule ≥ 15 mm in category 4B — while the second stage, trained on nodules up to ~25 mm, extrapolates there
+  // (the IBSI lung cancer, 365 mL, scored 0.02).
+  if (isReportableMass(f, lungLabels)) q = Math.max(q, MASS_PROBABILITY_FLOOR);
+  return q;
+}
+
+/** Detection-grid spacing (mm) for a lung box of `boxMm` (1 mm up to 9 litres of box, else 1.25 mm). */
+export function isoSpacingFor(boxMm: readonly number[]): number {
+  return (boxMm[0] as number) * (boxMm[1] as number) * (boxMm[2] as number) <= 9e6 ? 1.0 : 1.25;
+}
+
+/**
+ * Paints nodule masks (local grids) into a label volume on `like`'s grid — a new one, or `into` (same grid), where
+ * only its unlabelled voxels are painted (what is already there stays).
+ */
+export function paintLabels(like: Int16Volume, nodules: readonly { seg: NoduleSegmentation; label: number }[], into?: MaskVolume): MaskVolume {
+  const out = into ?? withData(like, new Uint8Array(like.data.length));
   const [nx, ny] = like.dims;
   for (const { seg, label } of nodules) {
     const m = seg.mask;
@@ -348,7 +366,8 @@ export function paintLabels(like: Int16Volume, nodules: readonly { seg: NoduleSe
     const r = resampleToGrid(asFloat, grid, { interpolation: 'linear', fill: 0 });
     let v = 0;
     for (let k = 0; k < grid.dims[2]; k++) for (let j = 0; j < grid.dims[1]; j++) for (let i = 0; i < grid.dims[0]; i++, v++) {
-      if ((r.data[v] as number) >= 0.5) out.data[box.start[0] + i + (box.start[1] + j) * nx + (box.start[2] + k) * nx * ny] = label;
+      const o = box.start[0] + i + (box.start[1] + j) * nx + (box.start[2] + k) * nx * ny;
+      if ((r.data[v] as number) >= 0.5 && (!into || out.data[o] === 0)) out.data[o] = label;
     }
   }
   return out;
