@@ -68,6 +68,7 @@ export const ERROR_CATALOGUE = {
   DIMSE_PEER_UNKNOWN: { status: 404, title: 'Unknown DICOM destination AE' },
   DIMSE_OPERATION_FAILED: { status: 502, title: 'DICOM operation failed at the peer' },
   DIMSE_TIMEOUT: { status: 504, title: 'DICOM peer did not answer in time' },
+  DIMSE_PROTOCOL_ERROR: { status: 400, title: 'Malformed DICOM upper-layer PDU from the peer' },
 
   // --- DICOMweb / HTTP (src/dicomweb, src/server) ---
   HTTP_BAD_REQUEST: { status: 400, title: 'Bad request' },

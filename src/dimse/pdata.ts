@@ -9,6 +9,7 @@ import type { Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { TempFileDigest } from '../archive/types.ts';
+import { SrError } from '../core/errors.ts';
 
 export interface Pdv {
   readonly contextId: number;
@@ -23,9 +24,9 @@ export function splitPdvs(pdu: Buffer): Pdv[] {
   const out: Pdv[] = [];
   let at = 6;
   while (at < pdu.length) {
-    if (at + 6 > pdu.length) throw new Error('P-DATA-TF: truncated PDV header');
+    if (at + 6 > pdu.length) throw new SrError('DIMSE_PROTOCOL_ERROR', 'P-DATA-TF: truncated PDV header');
     const len = pdu.readUInt32BE(at);
-    if (len < 2 || at + 4 + len > pdu.length) throw new Error(`P-DATA-TF: PDV length ${len} overruns the PDU`);
+    if (len < 2 || at + 4 + len > pdu.length) throw new SrError('DIMSE_PROTOCOL_ERROR', `P-DATA-TF: PDV length ${len} overruns the PDU`);
     const mch = pdu.readUInt8(at + 5);
     out.push({ contextId: pdu.readUInt8(at + 4), command: (mch & 1) === 1, last: (mch & 2) === 2, value: pdu.subarray(at + 6, at + 4 + len) });
     at += 4 + len;

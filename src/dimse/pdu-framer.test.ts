@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PduFramer, PduStream } from './pdu-framer.ts';
 import { splitPdvs } from './pdata.ts';
+import { isSrError } from '../core/errors.ts';
 
 function pdu(type: number, body: Buffer): Buffer {
   const h = Buffer.alloc(6);
@@ -23,6 +24,7 @@ test('PDUs split across chunks at every boundary, and several in one chunk, come
 
 test('an unknown PDU type or a length over the limit is refused before anything is buffered', () => {
   assert.throws(() => new PduFramer(1024).push(pdu(0x09, Buffer.alloc(2))), /Unknown PDU type: 9/);
+  assert.throws(() => new PduFramer(1024).push(pdu(0x09, Buffer.alloc(2))), (e: unknown) => isSrError(e, 'DIMSE_PROTOCOL_ERROR'), 'a coded error the association logs');
   const huge = Buffer.alloc(6);
   huge.writeUInt8(0x04, 0);
   huge.writeUInt32BE(0xffffffff, 2);

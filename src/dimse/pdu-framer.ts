@@ -4,6 +4,7 @@
  * in the PDU length: a 1 MiB P-DATA-TF arriving in 64 KiB reads was copied ~16 times) and has no length limit (a
  * 4 GiB length field grows one buffer until the process dies). Here chunks are kept in a list and joined once.
  */
+import { SrError } from '../core/errors.ts';
 
 /** PDU types of PS3.8 Table 9-11. */
 const KNOWN_TYPES = new Set([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]);
@@ -27,9 +28,9 @@ export class PduFramer {
       if (this.buffered < 6) return out;
       const head = this.peekHeader();
       const type = head.readUInt8(0);
-      if (!KNOWN_TYPES.has(type)) throw new Error(`Unknown PDU type: ${type}`);
+      if (!KNOWN_TYPES.has(type)) throw new SrError('DIMSE_PROTOCOL_ERROR', `Unknown PDU type: ${type}`);
       const length = head.readUInt32BE(2);
-      if (length > this.maxLength) throw new Error(`PDU length ${length} exceeds the limit ${this.maxLength}`);
+      if (length > this.maxLength) throw new SrError('DIMSE_PROTOCOL_ERROR', `PDU length ${length} exceeds the limit ${this.maxLength}`);
       if (this.buffered < length + 6) return out;
       out.push(this.take(length + 6));
     }
@@ -54,7 +55,7 @@ export class PduFramer {
       let at = 0;
       while (at < n) {
         const c = this.chunks[0];
-        if (!c) throw new Error('PDU framer: buffered count out of step');
+        if (!c) throw new SrError('DIMSE_PROTOCOL_ERROR', 'PDU framer: buffered count out of step');
         const k = Math.min(c.length, n - at);
         c.copy(pdu, at, 0, k);
         at += k;
@@ -128,9 +129,9 @@ export class PduStream {
         if (this.headFill < 6) return;
         this.headFill = 0;
         const type = this.head.readUInt8(0);
-        if (!KNOWN_TYPES.has(type)) throw new Error(`Unknown PDU type: ${type}`);
+        if (!KNOWN_TYPES.has(type)) throw new SrError('DIMSE_PROTOCOL_ERROR', `Unknown PDU type: ${type}`);
         const length = this.head.readUInt32BE(2);
-        if (length > this.maxLength) throw new Error(`PDU length ${length} exceeds the limit ${this.maxLength}`);
+        if (length > this.maxLength) throw new SrError('DIMSE_PROTOCOL_ERROR', `PDU length ${length} exceeds the limit ${this.maxLength}`);
         this.pduLeft = length;
         if (type === 0x04 && this.sink.streamPData()) {
           this.mode = 'pdv';
@@ -158,7 +159,7 @@ export class PduStream {
         this.sink.pdu(pdu);
         this.sink.pduDone();
       } else if (this.pdvLeft < 0) {
-        if (this.pdvHeadFill === 0 && this.pduLeft < 6) throw new Error('P-DATA-TF: truncated PDV header');
+        if (this.pdvHeadFill === 0 && this.pduLeft < 6) throw new SrError('DIMSE_PROTOCOL_ERROR', 'P-DATA-TF: truncated PDV header');
         const k = Math.min(6 - this.pdvHeadFill, n - at);
         chunk.copy(this.pdvHead, this.pdvHeadFill, at, at + k);
         this.pdvHeadFill += k;
@@ -166,7 +167,7 @@ export class PduStream {
         if (this.pdvHeadFill < 6) return;
         this.pdvHeadFill = 0;
         const len = this.pdvHead.readUInt32BE(0);
-        if (len < 2 || 4 + len > this.pduLeft) throw new Error(`P-DATA-TF: PDV length ${len} overruns the PDU`);
+        if (len < 2 || 4 + len > this.pduLeft) throw new SrError('DIMSE_PROTOCOL_ERROR', `P-DATA-TF: PDV length ${len} overruns the PDU`);
         this.pduLeft -= 6;
         this.pdvLeft = len - 2;
         this.pdvContext = this.pdvHead.readUInt8(4);

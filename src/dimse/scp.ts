@@ -191,14 +191,14 @@ class Association extends Scp {
       } catch (e) {
         failed = true;
         net._reset();
-        this.protocolError(e instanceof Error ? e.message : String(e));
+        this.protocolError(e instanceof Error ? e.message : String(e), isSrError(e) ? e.code : undefined);
       }
     });
   }
 
-  private protocolError(message: string): void {
+  private protocolError(message: string, code?: string): void {
     this.fastPath = false;
-    this.shared.log.warn('dimse connection error', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, error: message });
+    this.shared.log.warn('dimse connection error', { callingAe: this.callingAe, remoteAddress: this.remoteAddress, error: message, ...(code ? { code } : {}) });
     this.conn.destroy();
   }
 

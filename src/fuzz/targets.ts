@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { isSrError } from '../core/errors.ts';
 import { parseInstanceBytes } from '../archive/header.ts';
 import { parseDicom } from '../dicom/index.ts';
 import { readMultipart } from '../dicomweb/index.ts';
@@ -103,7 +104,7 @@ export function fuzzPdata(rng: Rng, dicom: Uint8Array): Outcome {
       at += n;
     }
   } catch (e) {
-    if (!(e instanceof Error) || e.constructor !== Error || !PDU_REJECTION.test(e.message)) return judgeError(e);
+    if (!isSrError(e, 'DIMSE_PROTOCOL_ERROR') || !PDU_REJECTION.test(e.message)) return judgeError(e);
     return { result: e.message.replace(/\d+/g, 'N').slice(0, 60) };
   }
   return { result };
