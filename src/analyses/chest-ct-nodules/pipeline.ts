@@ -21,6 +21,8 @@ import { segmentLungs } from './lung-segmentation.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
 import { segmentNodule } from './segment-nodule.ts';
 import type { NoduleSegmentation, TypeRules } from './segment-nodule.ts';
+import { retypeKept } from './retype.ts';
+import type { RetypePipelineOption } from './retype.ts';
 
 export interface DetectedNodule {
   candidate: Candidate;
@@ -71,6 +73,9 @@ export interface PipelineOptions {
   firstStageModel?: CandidateModel;
   /** Optional type rules for the nodule segmentation (dev tools; the analysis runs the defaults). */
   typeRules?: TypeRules;
+  /** The dimmed-solid rule applied to the kept fine findings after scoring (retype.ts): their type, mask and
+   * measurements, never their probability. Default on; false: off; options: dev tools (type-study.ts). */
+  retypeDimmedSolid?: RetypePipelineOption<DetectedNodule>;
 }
 
 /** Coarse-path probabilities stay below this: they were never checked by the second stage. */
@@ -299,6 +304,8 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
     if (f.stage === 'fine' && f.seg.volumeMm3 > 2 * k.seg.volumeMm3 && insideMask(f.seg.mask, k.centerMm) && inCore) kept[i] = { ...f, probability: k.probability };
   }
   kept.sort((a, b) => b.probability - a.probability);
+  // After scoring and de-duplication: type and measurements only (retype.ts).
+  retypeKept(kept, { vol, lungLabels: lungs.labels, lungWide, iso }, opts.retypeDimmedSolid);
   times['classification'] = t();
   return { lungs, candidates: scored, nodules: kept, candidateCount: candidates.length, isoSpacingMm: isoMm, stepTimesMs: times, laa950: lungCount > 0 ? lowCount / lungCount : 0 };
 }

@@ -307,10 +307,11 @@ function solidByBall(e: Pick<TypeEvidence, 'solidFraction' | 'peakHu' | 'insideC
  */
 /**
  * Optional type rules. `dimmedSolid` (dimmedSolid(): a dimmed peak without a ground-glass plateau is solid, cut at
- * half its peak) is built and tested but OFF in the analysis: it changes the masks of small dimmed nodules, which the
+ * half its peak) is OFF during detection: it changes the masks of small dimmed nodules, which the
  * second-stage classifier was trained on with the old masks, and with it on a 3.8 mm structure on the real IBSI CT
- * rose to p 0.58 (0 false positives ≥ 0.5 without it; `eval chest --real --threshold 0.5`, 2026-11-30). It goes on
- * together with a second stage retrained on its masks.
+ * rose to p 0.58 (0 false positives ≥ 0.5 without it; `eval chest --real --threshold 0.5`, 2026-11-30), and a second
+ * stage retrained on its masks gave 3 real false positives. It is applied instead after scoring (retype.ts): a kept
+ * finding it turns solid is segmented again with it, for its type and measurements only.
  */
 export interface TypeRules { readonly dimmedSolid?: boolean }
 

@@ -6,7 +6,11 @@
  * matrix per size band and, for each wrongly typed nodule, the numbers the type rule saw (TypeEvidence) beside
  * the truth's.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/type-study.ts --from 1 --to 12 [--stress 1..6] [--dense 1..4] [--cache DIR] [--offline [--stored | --no-refine]] [--all]
+ *   node --import tsx src/analyses/chest-ct-nodules/type-study.ts --from 1 --to 12 [--stress 1..6] [--dense 1..4] [--cache DIR] [--offline [--stored | --no-refine]] [--all] [--no-retype]
+ *
+ * A real run prints the figures twice: first with the findings as detection left them ("before retype"), then as
+ * reported, after the dimmed-solid retyping of the kept findings (retype.ts; --no-retype: off, one block). Both come
+ * from the same pipeline run (retype.ts's onRetype hands back each finding as it was before).
  *
  * Each run stores the reported findings with their evidence (typestudy-<case>.json in the cache); --offline reads
  * them back and re-decides the type with the current decideNoduleType, without rerunning the pipeline (a quick
@@ -21,6 +25,8 @@ import { SrError } from '../../core/errors.ts';
 import { MEASURE_MIN_DIAMETER_MM, SIZE_BANDS, computeNoduleMetrics, confusionMatrix, sizeBand } from '../../../eval/metrics/nodules.ts';
 import type { ConfusionMatrix, NoduleDetection, NoduleTruth } from '../../../eval/metrics/nodules.ts';
 import { runPipeline } from './pipeline.ts';
+import type { DetectedNodule } from './pipeline.ts';
+import type { RetypeEvent } from './retype.ts';
 import { MAX_FINDINGS, REPORT_FLOOR } from './report.ts';
 import { decideNoduleType, refineSubSolidType } from './segment-nodule.ts';
 import type { TypeEvidence, TypeRules } from './segment-nodule.ts';
@@ -70,7 +76,7 @@ export function evidenceText(e: TypeEvidence): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, cache: { type: 'string' }, offline: { type: 'boolean' }, stored: { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'dimmed-solid': { type: 'boolean' }, all: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, cache: { type: 'string' }, offline: { type: 'boolean' }, stored: { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'dimmed-solid': { type: 'boolean' }, all: { type: 'boolean' }, 'no-retype': { type: 'boolean' } } });
   const plain = values.from === undefined && values.to === undefined ? [] : range(`${values.from ?? 1}..${values.to ?? values.from ?? 1}`);
   const stress = range(values.stress);
   const dense = range(values.dense);
@@ -81,9 +87,13 @@ async function main(): Promise<void> {
   // --dimmed-solid: the optional rule of segment-nodule.ts (TypeRules); with --offline it re-decides stored evidence,
   // without it the pipeline runs with the rule (use a separate --cache: the cached findings are per rule set).
   const rules: TypeRules = { dimmedSolid: values['dimmed-solid'] === true };
+  const retype = values['no-retype'] !== true && !offline;
 
   const truth: (NoduleTruth & { src: TruthNodule })[] = [];
   const detections: NoduleDetection[] = [];
+  // The same findings before the retyping (retype.ts): the originals of those it replaced.
+  const detectionsBefore: NoduleDetection[] = [];
+  const events: { caseId: string; e: RetypeEvent<DetectedNodule> }[] = [];
   const stored = new Map<string, StoredFinding>();
   const caseIds: string[] = [];
   const cases = [...plain.map((seed) => ({ seed, kind: 'plain' as const })), ...stress.map((seed) => ({ seed, kind: 'stress' as const })), ...dense.map((seed) => ({ seed, kind: 'dense' as const }))];
@@ -93,6 +103,7 @@ async function main(): Promise<void> {
     const path = join(cache, `typestudy-${caseId}.json`);
     const c = await loadCase(seed, cache, kind);
     let list: StoredFinding[];
+    let listBefore: StoredFinding[] | undefined;
     if (offline) {
       if (!existsSync(path)) throw new SrError('USAGE', `${path} missing: run once without --offline`);
       // --stored: the types the pipeline gave when the file was written (a baseline), else re-decided now.
@@ -102,19 +113,28 @@ async function main(): Promise<void> {
       list = values.stored ? rows : rows.map((f) => ({ ...f, type: retype(f.evidence) }));
     } else {
       const t0 = Date.now();
-      const res = runPipeline(c.vol, { typeRules: rules });
-      // As the report: findings from the floor up, at most MAX_FINDINGS (report.ts).
-      list = res.nodules.filter((n) => n.probability >= REPORT_FLOOR).slice(0, MAX_FINDINGS).map((n, i) => ({
+      const caseEvents: RetypeEvent<DetectedNodule>[] = [];
+      const res = runPipeline(c.vol, { typeRules: rules, retypeDimmedSolid: retype ? { onRetype: (e) => caseEvents.push(e) } : false });
+      const originals = new Map(caseEvents.map((e) => [e.after, e.before]));
+      const row = (n: DetectedNodule, i: number): StoredFinding => ({
         id: `${caseId}/d${i}`, centerMm: n.centerMm, probability: n.probability, type: n.seg.type,
         diameterMm: n.measures.axes.meanDiameterMm, volumeMm3: Math.round(n.seg.volumeMm3 * 10) / 10, evidence: n.seg.typeEvidence,
-      }));
+      });
+      // As the report: findings from the floor up, at most MAX_FINDINGS (report.ts).
+      const reported = res.nodules.filter((n) => n.probability >= REPORT_FLOOR).slice(0, MAX_FINDINGS);
+      list = reported.map(row);
+      listBefore = reported.map((n, i) => row(originals.get(n) ?? n, i));
+      for (const e of caseEvents) events.push({ caseId, e });
       writeFileSync(path, JSON.stringify(list));
-      process.stdout.write(`${caseId}: ${c.nodules.length} nodules, ${list.length} findings, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+      const ms = caseEvents.reduce((a, e) => a + e.ms, 0);
+      process.stdout.write(`${caseId}: ${c.nodules.length} nodules, ${list.length} findings, ${((Date.now() - t0) / 1000).toFixed(0)} s`
+        + (retype ? `, retype: ${caseEvents.filter((e) => !e.rejected).length} re-segmented of ${caseEvents.length} re-decided (${ms.toFixed(0)} ms)` : '') + '\n');
     }
     for (const f of list) {
       stored.set(f.id, f);
       detections.push({ caseId, id: f.id, centerMm: f.centerMm, probability: f.probability, diameterMm: f.diameterMm, volumeMm3: f.volumeMm3, type: f.type });
     }
+    for (const f of listBefore ?? list) detectionsBefore.push({ caseId, id: f.id, centerMm: f.centerMm, probability: f.probability, diameterMm: f.diameterMm, volumeMm3: f.volumeMm3, type: f.type });
     for (const t of c.nodules) truth.push({ id: `${caseId}/${t.id}`, caseId, centerMm: t.centerMm, diameterMm: t.diameterMm, type: t.type, volumeMm3: t.volumeMm3, ...(t.placement ? { placement: t.placement } : {}), src: t });
   }
 
@@ -122,7 +142,21 @@ async function main(): Promise<void> {
   const m = computeNoduleMetrics(truth, detections, { caseIds });
   const byId = new Map(truth.map((t) => [t.id, t]));
   const out = (s: string) => process.stdout.write(`${s}\n`);
-  out(`\n${truth.length} nodules on ${caseIds.length} scans, ${m.matched.length} matched${offline ? ' (offline: types re-decided from stored evidence)' : ''}`);
+  if (retype) {
+    const b = computeNoduleMetrics(truth, detectionsBefore, { caseIds });
+    const v = b.volumeErrorPct5mm, d = b.diameterErrorMm5mm;
+    out(`\nbefore retype: ${b.matched.length} matched, type accuracy ${(100 * b.typeConfusion.accuracy).toFixed(1)} % of ${b.typeConfusion.n}, CPM ${b.froc.cpm.toFixed(3)}`);
+    out(formatMatrix(b.typeConfusion));
+    out(`volume error median ${b.volumeErrorPct.median.toFixed(1)} % (|·| median ${b.volumeErrorPct.medianAbs.toFixed(1)} %, mean ${b.volumeErrorPct.meanAbs.toFixed(1)} %), n ${b.volumeErrorPct.n}`);
+    out(`mean-diameter error median ${b.diameterErrorMm.median.toFixed(2)} mm (|·| median ${b.diameterErrorMm.medianAbs.toFixed(2)} mm, mean ${b.diameterErrorMm.meanAbs.toFixed(2)} mm), n ${b.diameterErrorMm.n}`);
+    out(`≥ ${MEASURE_MIN_DIAMETER_MM} mm: volume error median ${v.median.toFixed(1)} % (|·| median ${v.medianAbs.toFixed(1)} %, mean ${v.meanAbs.toFixed(1)} %), mean-diameter error median ${d.median.toFixed(2)} mm (|·| median ${d.medianAbs.toFixed(2)} mm, mean ${d.meanAbs.toFixed(2)} mm), n ${v.n}`);
+    const taken = events.filter((x) => !x.e.rejected);
+    out(`\nretype: ${taken.length} of ${events.length} re-decided findings re-segmented (${events.reduce((a, x) => a + x.e.ms, 0).toFixed(0)} ms in all)`);
+    for (const { caseId, e } of events) {
+      out(`  ${caseId} p ${e.before.probability.toFixed(3)} ${e.before.seg.type} → ${e.after.seg.type}${e.rejected ? ` (kept: ${e.rejected})` : ''} vol ${e.before.seg.volumeMm3.toFixed(0)} → ${e.after.seg.volumeMm3.toFixed(0)} mm³, d ${e.before.measures.axes.meanDiameterMm.toFixed(1)} → ${e.after.measures.axes.meanDiameterMm.toFixed(1)} mm, ${e.ms.toFixed(0)} ms`);
+    }
+  }
+  out(`\n${truth.length} nodules on ${caseIds.length} scans, ${m.matched.length} matched${offline ? ' (offline: types re-decided from stored evidence)' : retype ? ', after retype (as reported)' : ''}`);
   out(`type accuracy ${(100 * m.typeConfusion.accuracy).toFixed(1)} % of ${m.typeConfusion.n}`);
   out(formatMatrix(m.typeConfusion));
   for (const b of SIZE_BANDS) {
