@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createVolume, lpsToIjk, resample, voxelCount } from '../../imaging/index.ts';
+import { lpsToIjk, resample } from '../../imaging/index.ts';
 import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { Rng, acquire, rasterize, sphere } from '../../../eval/phantoms/common.ts';
 import type { Candidate } from './candidates.ts';
 import { featureVector, measureCandidate } from './features.ts';
 import type { CandidateMeasures } from './features.ts';
@@ -10,24 +9,8 @@ import { REPORT_FLOOR } from './report.ts';
 import { RETYPE_MIN_PROBABILITY, dimmedSolidChanges, retypeDimmedSolid, retypeKept } from './retype.ts';
 import type { RetypeContext, RetypeEvent, RetypeTarget } from './retype.ts';
 import { segmentNodule } from './segment-nodule.ts';
+import { blurredScene } from './test-scene.ts';
 
-/**
- * As segment-nodule.test.ts: a small solid sphere (radius `r` mm, +40 HU) in parenchyma (−850 HU), optionally inside
- * a ground-glass sphere (radius `ggR`, `ggHu`) with the core 0.8 mm off its centre, acquired as the chest phantom is
- * (in-plane PSF σ `psf` mm, slice profile of FWHM `slice` mm sampled every `slice` mm, noise σ 15 HU), 0.7 mm pixels.
- */
-function blurredScene(o: { r: number; ggR?: number; ggHu?: number; slice: number; psf: number }): { vol: Int16Volume; lung: MaskVolume; truthMm3: number } {
-  const spacing: Vec3 = [0.7, 0.7, o.slice];
-  const half = 20;
-  const dims: Vec3 = [Math.round((2 * half) / 0.7) + 1, Math.round((2 * half) / 0.7) + 1, Math.round((2 * half) / o.slice) + 1];
-  const origin: Vec3 = [-half, -half, -half];
-  const canvas = createVolume(new Float32Array(voxelCount(dims)).fill(-850), { dims, spacing, origin });
-  if (o.ggR !== undefined) rasterize(canvas, sphere([0, 0, 0], o.ggR), { value: o.ggHu ?? -500, supersample: 4 });
-  rasterize(canvas, sphere([o.ggR !== undefined ? 0.8 : 0, 0, 0], o.r), { value: 40, supersample: 4 });
-  const vol = acquire(canvas, { psfSigmaMm: o.psf, sliceThicknessMm: o.slice, noiseSigmaHu: 15, rng: new Rng('dimmed-solid'), threads: 1 });
-  const lung = createVolume(new Uint8Array(voxelCount(dims)).fill(1), { dims, spacing, origin });
-  return { vol, lung, truthMm3: (4 / 3) * Math.PI * (o.ggR ?? o.r) ** 3 };
-}
 
 type Finding = RetypeTarget & { features: number[]; firstStage: number };
 

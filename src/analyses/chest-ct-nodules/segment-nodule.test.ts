@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
-import { Rng, acquire, rasterize, sphere } from '../../../eval/phantoms/common.ts';
 import { axialAxes } from './measure.ts';
 import { decideNoduleType, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
+import { blurredScene } from './test-scene.ts';
 
 /** Parenchyma at −850 HU with a solid 6 mm sphere on a 3.4 mm vessel that crosses the whole box (smooth edges). */
 function vesselScene(): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; c: Vec3; sphereMm3: number } {
@@ -231,23 +231,6 @@ test('refineSubSolidType: only an enclosed solid region of ≥ a 2 mm ball turns
   assert.equal(refineSubSolidType('solid', { ...e, coreVolumeMm3: 10, coreSurfaceFraction: 0 }), 'solid');
 });
 
-/**
- * A small solid sphere (radius `r` mm, +40 HU) in parenchyma (−850 HU), optionally inside a ground-glass sphere
- * (radius `ggR`, `ggHu`) with the solid core 0.8 mm off its centre, acquired as the chest phantom is (in-plane PSF
- * σ `psf` mm, Gaussian slice profile of FWHM `slice` mm sampled every `slice` mm, noise σ 15 HU) on 0.7 mm pixels.
- */
-function blurredScene(o: { r: number; ggR?: number; ggHu?: number; slice: number; psf: number }): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>>; truthMm3: number } {
-  const spacing: Vec3 = [0.7, 0.7, o.slice];
-  const half = 20;
-  const dims: Vec3 = [Math.round((2 * half) / 0.7) + 1, Math.round((2 * half) / 0.7) + 1, Math.round((2 * half) / o.slice) + 1];
-  const origin: Vec3 = [-half, -half, -half];
-  const canvas = createVolume(new Float32Array(voxelCount(dims)).fill(-850), { dims, spacing, origin });
-  if (o.ggR !== undefined) rasterize(canvas, sphere([0, 0, 0], o.ggR), { value: o.ggHu ?? -500, supersample: 4 });
-  rasterize(canvas, sphere([o.ggR !== undefined ? 0.8 : 0, 0, 0], o.r), { value: 40, supersample: 4 });
-  const vol = acquire(canvas, { psfSigmaMm: o.psf, sliceThicknessMm: o.slice, noiseSigmaHu: 15, rng: new Rng('dimmed-solid'), threads: 1 });
-  const lung = createVolume(new Uint8Array(voxelCount(dims)).fill(1), { dims, spacing, origin });
-  return { vol, lung, truthMm3: (4 / 3) * Math.PI * (o.ggR ?? o.r) ** 3 };
-}
 
 test('with the optional dimmed-solid rule, a 5 mm solid nodule on 3 mm slices, its peak dimmed below solid attenuation by partial volume, is solid and segmented at half its peak', () => {
   const { vol, lung, truthMm3 } = blurredScene({ r: 2.5, slice: 3, psf: 1 });
