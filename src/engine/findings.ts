@@ -45,6 +45,16 @@ export interface ProvenanceJson {
   readonly volumeNotes?: readonly string[];
 }
 
+/**
+ * A finding shown because of a prior study rather than its own probability: a follow-up comparison paired a
+ * sub-threshold candidate with a reported finding of the other scan (`priorGuided: true` and a follow-up status;
+ * chest-ct-nodules followup.ts). Every display that lists reported findings (SR, clinical report) includes it, as
+ * the analysis counts it and gives it to Lung-RADS. A 'resolved' placeholder is not a finding of this scan.
+ */
+export function shownByFollowUp(f: { readonly [key: string]: unknown }): boolean {
+  return f['priorGuided'] === true && typeof f['status'] === 'string' && f['status'] !== 'resolved';
+}
+
 export interface FindingJson {
   readonly id: string;
   readonly kind: string;

@@ -295,3 +295,13 @@ test('dciodvfy: no errors on the SC, SEG and SR objects; only explained warnings
     assert.deepEqual(v.unexplained, [], `${o.name}: unexplained warnings:\n${v.report}`);
   }
 });
+
+test('the SR lists a sub-threshold finding a follow-up comparison shows (priorGuided + status), not a plain sub-threshold one nor a resolved placeholder', async () => {
+  const { reportedFindings } = await import('./structured-report.ts');
+  const f = (id: string, extra: Record<string, unknown> = {}) => ({ id, kind: 'lung-nodule', centerMm: [0, 0, 0] as [number, number, number], probability: 0.2, ...extra });
+  const shown = reportedFindings({
+    measurements: { displayThreshold: 0.5 },
+    findings: [f('n1', { label: 1, probability: 0.9 }), f('n2', { priorGuided: true, status: 'stable' }), f('n3'), f('resolved-p1', { priorGuided: true, status: 'resolved' })],
+  });
+  assert.deepEqual(shown.map((x) => x.id), ['n1', 'n2']);
+});

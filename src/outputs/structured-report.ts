@@ -23,6 +23,7 @@ import type { DicomDataset } from '../dicom/index.ts';
 import { codeItem, containerItem, imageItem, numItem, scoord3dItem, textItem, uidRefItem } from '../dicom/sr-content.ts';
 import type { CodedEntry, SrItem } from '../dicom/sr-content.ts';
 import { SEGMENTATION_STORAGE } from '../dicom/seg.ts';
+import { shownByFollowUp } from '../engine/findings.ts';
 import { BLEED_TYPE, DOC, ENGLISH_US, MEASURE, NO, PRIVATE, PRIVATE_SCHEME, PROCEDURE, SITE, UNIT, valueCode, YES } from './codes.ts';
 import { DISCLAIMER, DISCLAIMER_SHORT, dicomDateTime, equipmentModule, outputUid, patientStudyModules, portableText, sopCommon, withCharset } from './dicom-common.ts';
 import type { OutputProvenance, OutputSource } from './dicom-common.ts';
@@ -167,12 +168,12 @@ function findingGroup(f: SrFinding, input: FindingsReportInput, brock: number | 
 /**
  * The findings the report states. An analysis with a display threshold (chest-ct-nodules: candidates below it get
  * no label, no key image and no Lung-RADS weight) keeps its sub-threshold candidates in findings.json for FROC and
- * review; the SR, which a PACS shows as findings, lists only those at or above the threshold (and says how many
- * it left out).
+ * review; the SR, which a PACS shows as findings, lists only those at or above the threshold, and those a follow-up
+ * comparison shows (shownByFollowUp), and says how many it left out.
  */
 export function reportedFindings(input: Pick<FindingsReportInput, 'findings' | 'measurements'>): readonly SrFinding[] {
   const threshold = finite(input.measurements['displayThreshold']);
-  return threshold === undefined ? input.findings : input.findings.filter((f) => f.label !== undefined || f.probability >= threshold);
+  return threshold === undefined ? input.findings : input.findings.filter((f) => f.label !== undefined || f.probability >= threshold || shownByFollowUp(f));
 }
 
 /** Study measurements that have numbers: a TID 1501 group of its own (midline shift, total bleed volume). */

@@ -12,6 +12,7 @@ import { ASSISTIVE_DISCLAIMER, GENERATOR } from '../core/index.ts';
 import { fleischnerRecommendation, lungRadsCategory, LUNG_RADS_MALIGNANCY } from '../clinical/index.ts';
 import type { FleischnerNoduleType, LungRadsCategory, LungRadsNoduleInput, LungRadsNoduleType, LungRadsStatus } from '../clinical/index.ts';
 import type { AnalysisResultJson, FindingJson } from '../engine/findings.ts';
+import { shownByFollowUp } from '../engine/findings.ts';
 
 export interface ReportPatient {
   readonly name?: string | undefined;
@@ -212,9 +213,9 @@ function scalar(v: unknown): MeasurementValue | undefined {
   return undefined;
 }
 
-/** Findings that are reported: labelled ones (the analysis displayed them) or those at/above its display threshold. */
+/** Findings that are reported: labelled ones (the analysis displayed them), those at/above its display threshold, and sub-threshold ones a follow-up comparison shows (shownByFollowUp). */
 function reported(r: AnalysisResultJson, f: FindingJson): boolean {
-  if (f.label !== undefined) return true;
+  if (f.label !== undefined || shownByFollowUp(f)) return true;
   const th = r.measurements['displayThreshold'];
   return f.probability >= (typeof th === 'number' ? th : 0.5);
 }

@@ -79,6 +79,22 @@ test('review: a rejected finding is left out and no longer drives the category; 
   assert.equal(r.recommendations.find((x) => x.guideline === 'fleischner-2017')?.findingId, 'n2');
 });
 
+test('follow-up: a sub-threshold nodule shown because of the prior (priorGuided + status) is reported and compared; a plain sub-threshold one is not', () => {
+  const base = chestResult();
+  const f0 = base.findings[0] as AnalysisResultJson['findings'][number];
+  const { label: _label, ...unlabelled } = f0;
+  void _label;
+  const guided = { ...unlabelled, id: 'n7', probability: 0.18, status: 'stable', priorGuided: true, priorFindingId: 'p3', prior: { id: 'p3', noduleType: 'solid', measurements: { meanDiameterMm: 10.5 } } };
+  const faint = { ...unlabelled, id: 'n8', probability: 0.18 };
+  const result: AnalysisResultJson = {
+    ...base, findings: [guided, faint],
+    measurements: { ...base.measurements, followUp: { compared: true, intervalDays: 200, counts: { new: 0, grown: 0, stable: 1, shrunk: 0, resolved: 0 }, prior: { studyInstanceUid: '2.25.51', studyDate: '20250501' } } },
+  };
+  const r = buildClinicalReport(chestInput({ results: [{ result }] }));
+  assert.deepEqual(r.findings.map((f) => f.findingId), ['n7']);
+  assert.deepEqual(r.priorComparison?.items.map((i) => i.findingId), ['n7']);
+});
+
 test('follow-up: growth status feeds Lung-RADS, and the comparison section is built from the follow-up analysis', () => {
   const base = chestResult();
   const grown = { ...base.findings[0], status: 'grown', lungRadsGrowth: 'growing', priorFindingId: 'p1', diameterChangeMm: 3, vdtDays: 120, prior: { id: 'p1', noduleType: 'solid', measurements: { meanDiameterMm: 8 } } };
