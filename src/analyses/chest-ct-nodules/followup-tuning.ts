@@ -43,7 +43,6 @@ async function main(): Promise<void> {
   const cases = Number(values.cases ?? '10');
   if (!(Number.isInteger(seed) && seed >= 0 && seed < 1000)) throw new Error('tuning seeds only (0..999)');
   const dir = values.dir ?? `/tmp/sr-followup-tune-${seed}`;
-  const casesDir = join(dir, 'cases');
   const manifest = withFollowUp(cached(chestCtNodules, join(dir, 'analysis-cache')), { probe: values.probe === true });
   const writeFollowUpPairs = async (outDir: string, o: { seed: number; cases: number }): Promise<FollowUpPairWriteResult[]> => {
     const { writeFollowUpPair } = await import('../../../eval/phantoms/followup.ts');
@@ -60,7 +59,6 @@ async function main(): Promise<void> {
     }
     return out;
   };
-  void casesDir;
   const { exitCode } = await evaluateFollowUp({ cases, seed, dir, threshold: 0 }, { stdout: process.stdout, stderr: process.stderr, analyses: [manifest], writeFollowUpPairs });
   process.exitCode = exitCode;
 }
