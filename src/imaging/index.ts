@@ -15,7 +15,7 @@ export { resample, resampleToGrid, toFloat32 } from './resample.ts';
 export type { Interpolation, GridGeometry, ResampleOptions, ResampleToGridOptions } from './resample.ts';
 export { crop, embed, maskBoundingBox, expandBox } from './crop.ts';
 export type { Box } from './crop.ts';
-export { threshold, maskAnd, maskOr, maskNot, maskCount } from './mask.ts';
+export { threshold, maskAnd, maskOr, maskNot, maskCount, insideMask } from './mask.ts';
 export type { ThresholdOptions } from './mask.ts';
 export { connectedComponents, largestComponent, removeSmallComponents, selectLabels } from './components.ts';
 export type { Connectivity, ComponentsOptions, ComponentsResult, RemoveSmallOptions } from './components.ts';

@@ -1,6 +1,6 @@
 /** Thresholding and voxel-wise mask logic. Masks are Uint8 volumes, 1 inside and 0 outside. */
 import type { MaskVolume, Volume } from './volume.ts';
-import { withData } from './volume.ts';
+import { lpsToIjk, withData } from './volume.ts';
 import { assertMask, assertSameDims, invalid } from './kernel-options.ts';
 
 export interface ThresholdOptions {
@@ -54,4 +54,13 @@ export function maskCount(a: MaskVolume): number {
   let n = 0;
   for (let v = 0; v < a.data.length; v++) if (a.data[v] !== 0) n++;
   return n;
+}
+
+/** Whether a patient LPS point (mm) falls in a non-zero voxel of `mask` (its nearest voxel); false outside the grid. */
+export function insideMask(mask: MaskVolume, lps: readonly number[]): boolean {
+  const q = lpsToIjk(mask, lps);
+  const i = Math.round(q[0]), j = Math.round(q[1]), k = Math.round(q[2]);
+  const [nx, ny, nz] = mask.dims;
+  if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return false;
+  return mask.data[i + j * nx + k * nx * ny] !== 0;
 }

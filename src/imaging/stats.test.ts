@@ -4,7 +4,7 @@ import { createVolume, ijkToLps } from './volume.ts';
 import type { Vec3 } from './volume.ts';
 import { labelStats, regionStats } from './stats.ts';
 import { localMaxima } from './maxima.ts';
-import { maskAnd, maskCount, maskNot, maskOr, threshold } from './mask.ts';
+import { insideMask, maskAnd, maskCount, maskNot, maskOr, threshold } from './mask.ts';
 import { isSrError } from '../core/errors.ts';
 
 const dims: Vec3 = [4, 3, 2];
@@ -70,4 +70,13 @@ test('localMaxima: peaks strongest first, plateaus once, suppression by distance
   const mask = createVolume(new Uint8Array(500), vol);
   mask.data[at(2, 2, 2)] = 1;
   assert.deepEqual(localMaxima(vol, { mask }).map((m) => m.value), [5]);
+});
+
+test('insideMask: nearest voxel of a patient point, through origin and spacing; false off the grid', () => {
+  const m = createVolume(new Uint8Array(4 * 4 * 2), { dims: [4, 4, 2], spacing: [0.5, 0.5, 2], origin: [10, -5, 100] });
+  m.data[2 + 1 * 4 + 1 * 16] = 1; // voxel (2, 1, 1) = LPS (11, −4.5, 102)
+  assert.equal(insideMask(m, [11, -4.5, 102]), true);
+  assert.equal(insideMask(m, [11.2, -4.4, 102.9]), true, 'rounds to the nearest voxel');
+  assert.equal(insideMask(m, [11.3, -4.5, 102]), false, 'nearest voxel (3, 1, 1) is empty');
+  assert.equal(insideMask(m, [11, -4.5, 200]), false, 'off the grid');
 });

@@ -9,7 +9,8 @@ import { buildScene } from './test-scene.ts';
 import type { Scene } from './test-scene.ts';
 import { chestCtNodules } from './manifest.ts';
 import { segmentLungs } from './lung-segmentation.ts';
-import { COARSE_PROBABILITY_CAP, insideMask, nearMask, runPipeline } from './pipeline.ts';
+import { insideMask } from '../../imaging/index.ts';
+import { COARSE_PROBABILITY_CAP, nearMask, runPipeline } from './pipeline.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
 
 const header: SeriesHeader = {

@@ -9,7 +9,7 @@
  * skipped (a mass holds dozens of blob maxima).
  */
 import type { Box, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { crop, dilate, ijkToLps, lpsToIjk, resample, resampleToGrid, withData } from '../../imaging/index.ts';
+import { crop, dilate, ijkToLps, insideMask, lpsToIjk, resample, resampleToGrid, withData } from '../../imaging/index.ts';
 import { detectCandidates } from './candidates.ts';
 import type { Candidate, CandidateOptions } from './candidates.ts';
 import { noduleProbability } from './classify.ts';
@@ -110,15 +110,6 @@ export function centroidLps(mask: MaskVolume): Vec3 {
 
 const distMm = (a: Vec3, b: Vec3) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
-/** Whether an LPS point lies inside a nodule's local mask. */
-export function insideMask(mask: MaskVolume, lps: Vec3): boolean {
-  const q = lpsToIjk(mask, lps).map(Math.round);
-  const [nx, ny, nz] = mask.dims;
-  const [i, j, k] = q as [number, number, number];
-  if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return false;
-  return mask.data[i + j * nx + k * nx * ny] !== 0;
-}
-
 /** Whether a mask voxel lies within `radiusMm` of an LPS point (0: the point's own voxel). */
 export function nearMask(mask: MaskVolume, lps: Vec3, radiusMm: number): boolean {
   if (radiusMm <= 0) return insideMask(mask, lps);
@@ -212,8 +203,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   check('candidates', 0.25);
   t = timer();
   const sub = crop(vol, lungs.box);
-  const boxMm = sub.dims.map((d, a) => d * (sub.spacing[a] as number));
-  const isoMm = isoSpacingFor(boxMm);
+  const isoMm = isoSpacingFor(vol.spacing, lungs.box);
   const iso = resample(sub, { spacing: isoMm, interpolation: 'linear', fill: -1000 });
   const isoLab = resampleToGrid(lungs.labels, iso, { interpolation: 'nearest', fill: 0 });
   const isoLung = withData(iso, new Uint8Array(isoLab.data.length));
@@ -338,9 +328,10 @@ export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' 
   return q;
 }
 
-/** Detection-grid spacing (mm) for a lung box of `boxMm` (1 mm up to 9 litres of box, else 1.25 mm). */
-export function isoSpacingFor(boxMm: readonly number[]): number {
-  return (boxMm[0] as number) * (boxMm[1] as number) * (boxMm[2] as number) <= 9e6 ? 1.0 : 1.25;
+/** Detection-grid spacing (mm) for the lung box (voxel indices on a grid of `spacing`): 1 mm up to 9 litres of box, else 1.25 mm. */
+export function isoSpacingFor(spacing: Vec3, box: Box): number {
+  const mm = [0, 1, 2].map((a) => ((box.end[a] as number) - (box.start[a] as number)) * (spacing[a] as number));
+  return (mm[0] as number) * (mm[1] as number) * (mm[2] as number) <= 9e6 ? 1.0 : 1.25;
 }
 
 /**

@@ -9,13 +9,13 @@
  * is shown is the caller's decision (followup.ts).
  */
 import type { Int16Volume, Vec3 } from '../../imaging/index.ts';
-import { crop, dilate, lpsToIjk, resample, resampleToGrid, withData } from '../../imaging/index.ts';
+import { crop, dilate, insideMask, lpsToIjk, resample, resampleToGrid, withData } from '../../imaging/index.ts';
 import { detectCandidates } from './candidates.ts';
 import { noduleProbability } from './classify.ts';
 import { featureVector, measureCandidate } from './features.ts';
 import { firstStageFeatures, firstStageProbability } from './first-stage.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
-import { insideMask, isoSpacingFor, noduleCentre, withPriors } from './pipeline.ts';
+import { isoSpacingFor, noduleCentre, withPriors } from './pipeline.ts';
 import type { DetectedNodule } from './pipeline.ts';
 import { segmentNodule } from './segment-nodule.ts';
 
@@ -48,8 +48,7 @@ export function probeNodules(vol: Int16Volume, lungs: LungSegmentation, seeds: r
   if (!lungs.box || seeds.length === 0) return seeds.map(() => null);
   const margin = opts.marginMm ?? 24;
   const tries = opts.maxTries ?? 3;
-  const lungBoxMm = [0, 1, 2].map((a) => ((lungs.box!.end[a] as number) - (lungs.box!.start[a] as number)) * (vol.spacing[a] as number));
-  const isoMm = isoSpacingFor(lungBoxMm);
+  const isoMm = isoSpacingFor(vol.spacing, lungs.box);
   const lungWide = dilate(lungs.labels, { radiusMm: Math.max(...lungs.labels.spacing) * 1.01 });
   return seeds.map((seed) => {
     const q = lpsToIjk(vol, seed.lps);

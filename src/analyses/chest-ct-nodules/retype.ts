@@ -13,7 +13,7 @@
  * cannot explain) leaves the finding as it was.
  */
 import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { lpsToIjk } from '../../imaging/index.ts';
+import { insideMask } from '../../imaging/index.ts';
 import type { Candidate } from './candidates.ts';
 import { measureCandidate } from './features.ts';
 import type { CandidateMeasures } from './features.ts';
@@ -98,21 +98,13 @@ export function dimmedSolidChanges(seg: NoduleSegmentation): boolean {
   return decideNoduleType(e).type === 'part-solid' && decideNoduleType(e, { dimmedSolid: true }).type === 'solid';
 }
 
-/** Whether an LPS point falls in a non-zero voxel of a local mask (nearest voxel). */
-function containsPoint(mask: MaskVolume, lps: Vec3): boolean {
-  const [i, j, k] = lpsToIjk(mask, lps).map(Math.round) as Vec3;
-  const [nx, ny, nz] = mask.dims;
-  if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return false;
-  return mask.data[i + j * nx + k * nx * ny] !== 0;
-}
-
 /** The re-segmentation with the rule, or why it is not taken. */
 export function resegmentDimmedSolid(f: RetypeTarget, ctx: RetypeContext): { seg: NoduleSegmentation } | { rejected: RetypeRejection } {
   const seg = segmentNodule(ctx.vol, ctx.lungLabels, f.candidate.lps, f.candidate.radiusMm, { lungWide: ctx.lungWide, typeRules: { dimmedSolid: true } });
   if (!seg) return { rejected: 'no-segmentation' };
   if (seg.type !== 'solid') return { rejected: 'not-solid' };
   if (seg.mass === true) return { rejected: 'mass' };
-  if (!containsPoint(seg.mask, f.centerMm)) return { rejected: 'centre-outside' };
+  if (!insideMask(seg.mask, f.centerMm)) return { rejected: 'centre-outside' };
   const p = seg.peakLps, q = f.seg.peakLps;
   if (Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]) > RETYPE_MAX_PEAK_SHIFT_MM) return { rejected: 'peak-moved' };
   const ratio = seg.volumeMm3 / Math.max(1e-6, f.seg.volumeMm3);
