@@ -11,7 +11,7 @@ export type { GaussianOptions, GaussianDerivativeOptions } from './gaussian.ts';
 export { hessianEigenvalues, hessianAt, symmetricEigen3 } from './hessian.ts';
 export { eigenvalues3 } from './hessian-core.ts';
 export type { HessianOptions, HessianEigenvalues, HessianAtOptions, HessianAtResult, SymmetricEigen } from './hessian.ts';
-export { resample, resampleToGrid, toFloat32 } from './resample.ts';
+export { resample, resampleToGrid, sampleLinear, toFloat32 } from './resample.ts';
 export type { Interpolation, GridGeometry, ResampleOptions, ResampleToGridOptions } from './resample.ts';
 export { crop, embed, maskBoundingBox, expandBox } from './crop.ts';
 export type { Box } from './crop.ts';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVolume, directionFromOrientation, ijkToLps, lpsToIjk } from './volume.ts';
 import type { Mat3, Vec3 } from './volume.ts';
-import { resample, resampleToGrid, toFloat32 } from './resample.ts';
+import { resample, resampleToGrid, sampleLinear, toFloat32 } from './resample.ts';
 import { crop, embed, expandBox, maskBoundingBox } from './crop.ts';
 import { isSrError } from '../core/errors.ts';
 
@@ -76,4 +76,20 @@ test('crop moves the origin so voxels keep their LPS position; embed undoes it',
   const bb = maskBoundingBox(m);
   assert.deepEqual(bb, { start: [3, 1, 4], end: [6, 3, 5] });
   assert.deepEqual(expandBox(bb ?? { start: [0, 0, 0], end: [1, 1, 1] }, 1.5, m), { start: [0, 0, 3], end: [8, 5, 6] });
+});
+
+test('sampleLinear: exact on a linear ramp inside, border value within half a voxel, fill beyond', () => {
+  const vol = ramp();
+  const f = (i: number, j: number, k: number) => 3 * i - 2 * j + 5 * k;
+  for (const p of [[0, 0, 0], [7, 6, 5], [3.25, 1.5, 2.75], [6.9, 5.99, 4.01], [0.5, 6, 0.1]] as const) {
+    assert.ok(Math.abs(sampleLinear(vol, p[0], p[1], p[2]) - f(p[0], p[1], p[2])) < 1e-4, `at ${p.join(',')}`);
+  }
+  assert.ok(Math.abs(sampleLinear(vol, 7.4, 3, 2) - f(7, 3, 2)) < 1e-4);
+  assert.ok(Math.abs(sampleLinear(vol, -0.4, 3, 2) - f(0, 3, 2)) < 1e-4);
+  assert.equal(sampleLinear(vol, 7.6, 3, 2, -1000), -1000);
+  assert.equal(sampleLinear(vol, 3, -0.6, 2, -1000), -1000);
+  assert.equal(sampleLinear(vol, Number.NaN, 3, 2, 7), 7);
+  // A one-voxel-thick axis (a single slice) interpolates in the other two.
+  const slice = createVolume(Float32Array.from([0, 1, 2, 3]), { dims: [2, 2, 1], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] });
+  assert.ok(Math.abs(sampleLinear(slice, 0.5, 0.5, 0) - 1.5) < 1e-6);
 });

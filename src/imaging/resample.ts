@@ -92,3 +92,25 @@ export function resample<T extends VoxelArray>(vol: Volume<T>, opts: ResampleOpt
 export function toFloat32(vol: Volume): Float32Volume {
   return withData(vol, Float32Array.from(vol.data as ArrayLike<number>));
 }
+
+/**
+ * Trilinear value of `vol` at a continuous voxel position (i, j, k): `fill` beyond the outermost voxel centres
+ * (half a voxel of tolerance, as resampleToGrid), the border voxel's value within that half voxel. For sampling a
+ * few hundred points (profiles, shells around a point); use resampleToGrid for whole grids.
+ */
+export function sampleLinear(vol: Pick<Volume, 'dims' | 'data'>, i: number, j: number, k: number, fill = 0): number {
+  const [nx, ny, nz] = vol.dims;
+  if (!(i > -0.5 && j > -0.5 && k > -0.5 && i < nx - 0.5 && j < ny - 0.5 && k < nz - 0.5)) return fill;
+  const x = Math.min(nx - 1, Math.max(0, i)), y = Math.min(ny - 1, Math.max(0, j)), z = Math.min(nz - 1, Math.max(0, k));
+  const i0 = Math.min(nx - 2, Math.floor(x)), j0 = Math.min(ny - 2, Math.floor(y)), k0 = Math.min(nz - 2, Math.floor(z));
+  // One-voxel axes: the only plane.
+  const fx = nx > 1 ? x - i0 : 0, fy = ny > 1 ? y - j0 : 0, fz = nz > 1 ? z - k0 : 0;
+  const dx = nx > 1 ? 1 : 0, dy = ny > 1 ? nx : 0, dz = nz > 1 ? nx * ny : 0;
+  const d = vol.data, a = Math.max(0, i0) + Math.max(0, j0) * nx + Math.max(0, k0) * nx * ny;
+  const c00 = (d[a] as number) + fx * ((d[a + dx] as number) - (d[a] as number));
+  const c10 = (d[a + dy] as number) + fx * ((d[a + dy + dx] as number) - (d[a + dy] as number));
+  const c01 = (d[a + dz] as number) + fx * ((d[a + dz + dx] as number) - (d[a + dz] as number));
+  const c11 = (d[a + dz + dy] as number) + fx * ((d[a + dz + dy + dx] as number) - (d[a + dz + dy] as number));
+  const c0 = c00 + fy * (c10 - c00), c1 = c01 + fy * (c11 - c01);
+  return c0 + fz * (c1 - c0);
+}

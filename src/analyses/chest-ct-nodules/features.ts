@@ -5,20 +5,31 @@
  * parenchyma) and context (pleural contact, the mask running out of its box like a vessel or a fissure does).
  * Mask texture (maskShape) tells the large lobulated sub-solid nodule, which is as non-compact as a vessel, from
  * the vessel: convexity, the share of line-like voxels, centre-vs-rim attenuation, the sub-solid share, and the
- * inscribed and ray radii over the equivalent radius (a tube's inscribed ball is small for its volume).
+ * inscribed and ray radii over the equivalent radius (a tube's inscribed ball is small for its volume). The shell
+ * descriptor at the segmentation's peak (attenuation quantiles on spheres of 1–7 mm) describes the neighbourhood
+ * without the mask, so a nodule whose mask took in a piece of the vessel it touches is not judged by that mask alone.
  * Every feature is dimensionless or in mm/HU, so they transfer across voxel sizes.
  */
 import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { eigenvalues3, hessianAt } from '../../imaging/index.ts';
+import { eigenvalues3, hessianAt, lpsToIjk, sampleLinear } from '../../imaging/index.ts';
 import type { Candidate } from './candidates.ts';
 import { axialAxes, maxDiameter3D, shapeMoments } from './measure.ts';
 import type { AxialAxes, ShapeMoments } from './measure.ts';
 import type { NoduleSegmentation } from './segment-nodule.ts';
 
+/** Names of the shell descriptor's values (shellDescriptor): the centre, then per radius (mm) the quantiles (%). */
+export const SHELL_FEATURES = [
+  'shellCentre', 'shell1q10', 'shell1q30', 'shell1q50', 'shell1q70', 'shell1q90', 'shell2q10', 'shell2q30',
+  'shell2q50', 'shell2q70', 'shell2q90', 'shell3q10', 'shell3q30', 'shell3q50', 'shell3q70', 'shell3q90',
+  'shell4q10', 'shell4q30', 'shell4q50', 'shell4q70', 'shell4q90', 'shell5q10', 'shell5q30', 'shell5q50',
+  'shell5q70', 'shell5q90', 'shell7q10', 'shell7q30', 'shell7q50', 'shell7q70', 'shell7q90',
+] as const;
+
 export const FEATURE_NAMES = [
   'logBlob', 'hessRatio12', 'hessRatio13', 'elongation', 'flatness', 'compactness', 'logAttachment', 'touchesBorder',
   'pleuralContact', 'logContrast', 'logDiameter', 'solidFraction', 'subSolid', 'blobSource',
   'convexity', 'tubularShare', 'centreRim', 'subSolidShare', 'inscribedRatio', 'rayRatio', 'compactnessBySize',
+  ...SHELL_FEATURES,
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
@@ -31,6 +42,8 @@ export interface CandidateMeasures {
   hessian: Vec3;
   /** Texture and shape of the whole mask (maskShape). */
   shape: MaskShape;
+  /** Shell descriptor at the segmentation's peak (shellDescriptor). */
+  shell: number[];
 }
 
 /** Shape and attenuation of a segmentation beyond its moments: what tells a lobulated sub-solid nodule (low
@@ -167,6 +180,42 @@ export function maskShape(seg: Pick<NoduleSegmentation, 'mask' | 'smooth' | 'lev
   return { convexity: discreteConvexity(mask, voxels), tubularShare: nTub > 0 ? tub / nTub : 0, centreRim, subSolidShare: sub / n };
 }
 
+/** Radii (mm) of the shell descriptor's spheres and the quantiles taken over each. */
+const SHELL_RADII_MM = [1, 2, 3, 4, 5, 7] as const;
+const SHELL_QUANTILES = [0.1, 0.3, 0.5, 0.7, 0.9] as const;
+/** 64 directions spread evenly over the sphere (a Fibonacci lattice). */
+const SHELL_DIRS: readonly Vec3[] = Array.from({ length: 64 }, (_, i): Vec3 => {
+  const z = 1 - (2 * i + 1) / 64, r = Math.sqrt(1 - z * z), phi = i * Math.PI * (3 - Math.sqrt(5));
+  return [r * Math.cos(phi), r * Math.sin(phi), z];
+});
+
+/**
+ * Shell descriptor of the neighbourhood of a point (continuous voxel position on an isotropic grid): the HU at the
+ * point, then on spheres of 1, 2, 3, 4, 5 and 7 mm the 10/30/50/70/90 % quantiles over 64 directions (HU clipped to
+ * −1000…100, /100). Quantiles over directions do not depend on orientation. A nodule is bright in every direction
+ * out to its radius, then dark in all but the few directions of an attached vessel; a vessel, or a junction of
+ * vessels, is bright only along its branches from its own, smaller, radius on — the distinction the blob filter's
+ * Hessian at one scale cannot make for a small nodule on a vessel of similar calibre (2026-12-01, first stage:
+ * nodules within the fine budget 382 → 400 of 485 by 5-fold cross-validation, docs/validation.md).
+ */
+export function shellDescriptor(iso: Int16Volume, at: readonly number[]): number[] {
+  const h = iso.spacing[0];
+  const [ci, cj, ck] = at as Vec3;
+  const [nx, ny, nz] = iso.dims;
+  // Beyond the last voxel centre (outside the lung box) reads as air — as the models were trained.
+  const at3 = (i: number, j: number, k: number) => (i >= 0 && j >= 0 && k >= 0 && i < nx - 1 && j < ny - 1 && k < nz - 1 ? sampleLinear(iso, i, j, k) : -1000);
+  const clip = (x: number) => Math.max(-1000, Math.min(100, x)) / 100;
+  const out: number[] = [clip(at3(ci, cj, ck))];
+  const vals = new Float64Array(SHELL_DIRS.length);
+  for (const rMm of SHELL_RADII_MM) {
+    const r = rMm / h;
+    SHELL_DIRS.forEach((d, i) => { vals[i] = at3(ci + r * d[0], cj + r * d[1], ck + r * d[2]); });
+    vals.sort();
+    for (const q of SHELL_QUANTILES) out.push(clip(vals[Math.min(vals.length - 1, Math.floor(q * vals.length))] as number));
+  }
+  return out;
+}
+
 export function measureCandidate(iso: Int16Volume, cand: Candidate, seg: NoduleSegmentation): CandidateMeasures {
   const axes = axialAxes(seg.mask);
   const maxDiameterMm = maxDiameter3D(seg.mask);
@@ -174,7 +223,7 @@ export function measureCandidate(iso: Int16Volume, cand: Candidate, seg: NoduleS
   const equivalentDiameterMm = Math.cbrt((6 * seg.volumeMm3) / Math.PI);
   const sigmaMm = Math.max(1, Math.min(6, seg.rInMm > 0 ? seg.rInMm / 1.5 : cand.sigmaMm || 1));
   const h = hessianAt(iso, cand.ijk, { sigmaMm, normalize: true, truncate: 2.5 });
-  return { axes, maxDiameterMm, moments, equivalentDiameterMm, hessian: h.eigenvalues, shape: maskShape(seg) };
+  return { axes, maxDiameterMm, moments, equivalentDiameterMm, hessian: h.eigenvalues, shape: maskShape(seg), shell: shellDescriptor(iso, lpsToIjk(iso, seg.peakLps)) };
 }
 
 /** A radius over the equivalent-sphere radius: ≤ 1 for a sound mask (1 = a ball); above 1 the mask is smaller than
@@ -217,5 +266,6 @@ export function featureVector(cand: Candidate, seg: NoduleSegmentation, m: Candi
     // A linear model cannot say "low compactness is fine when large": a large lobulated nodule is less compact
     // than a small round one, a vessel segment is non-compact at any size.
     compactness * Math.log(Math.max(1, m.axes.meanDiameterMm)),
+    ...m.shell,
   ];
 }

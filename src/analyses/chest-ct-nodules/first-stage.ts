@@ -1,9 +1,11 @@
 /**
- * First-stage candidate score: a logistic model on features the candidate stage already has (blob strength and
- * scale, source, Hessian eigenvalue ratios at the candidate's scale, local attenuation, how much of the
- * neighbourhood is lung). It costs microseconds per candidate and decides which candidates get the costly
- * per-nodule segmentation (pipeline.ts); the rest keep this probability. Tubes (vessels) have λ1 ≈ 0 and fall
- * to the bottom here, so they never reach the fine segmentation.
+ * First-stage candidate score: a model (boosted trees, model-first-stage.ts) on features the candidate stage
+ * already has (blob strength and scale, source, Hessian eigenvalue ratios at the candidate's scale, local
+ * attenuation, how much of the neighbourhood is lung) and the shell descriptor (features.ts: attenuation quantiles
+ * on spheres of 1–7 mm, which tell a small nodule on a vessel from a vessel junction). It costs tens of
+ * microseconds per candidate and decides which candidates get the costly per-nodule segmentation (pipeline.ts);
+ * the rest keep this probability. Tubes (vessels) have λ1 ≈ 0 and fall to the bottom here, so they never reach the
+ * fine segmentation.
  */
 import type { Int16Volume, MaskVolume } from '../../imaging/index.ts';
 import { hessianAt } from '../../imaging/index.ts';
@@ -11,10 +13,12 @@ import type { Candidate } from './candidates.ts';
 import { modelProbability } from './classify.ts';
 import type { CandidateModel } from './logistic-model.ts';
 import { FIRST_STAGE_MODEL } from './model-first-stage.ts';
+import { SHELL_FEATURES, shellDescriptor } from './features.ts';
 import { SrError } from '../../core/errors.ts';
 
 export const FIRST_STAGE_FEATURES = [
   'logBlob', 'logSigma', 'logRadius', 'isBlob', 'isSolidCore', 'isSubSolidBlob', 'hessRatio12', 'hessRatio13', 'logHessMag', 'centreHu', 'ringHu', 'lungFraction',
+  ...SHELL_FEATURES,
 ] as const;
 
 /** Mean of `iso` over the voxels whose distance from `c` (voxels) lies in [r0, r1], sampled with `step`. */
@@ -57,6 +61,7 @@ export function firstStageFeatures(iso: Int16Volume, lung: MaskVolume, c: Candid
     Math.max(-1000, Math.min(300, centre.mean)) / 100,
     Math.max(-1000, Math.min(300, ring.mean)) / 100,
     ring.lungFraction,
+    ...shellDescriptor(iso, c.ijk),
   ];
 }
 
