@@ -102,7 +102,8 @@ export function dimmedSolidChanges(seg: NoduleSegmentation): boolean {
 export function resegmentDimmedSolid(f: RetypeTarget, ctx: RetypeContext): { seg: NoduleSegmentation } | { rejected: RetypeRejection } {
   const seg = segmentNodule(ctx.vol, ctx.lungLabels, f.candidate.lps, f.candidate.radiusMm, { lungWide: ctx.lungWide, typeRules: { dimmedSolid: true } });
   if (!seg) return { rejected: 'no-segmentation' };
-  if (seg.type !== 'solid') return { rejected: 'not-solid' };
+  // Solid, or calcified by its partial-volume mean (segment-nodule.ts refineType: a dimmed small calcified nodule).
+  if (seg.type !== 'solid' && seg.type !== 'calcified') return { rejected: 'not-solid' };
   if (seg.mass === true) return { rejected: 'mass' };
   if (!insideMask(seg.mask, f.centerMm)) return { rejected: 'centre-outside' };
   const p = seg.peakLps, q = f.seg.peakLps;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
 import { axialAxes } from './measure.ts';
-import { decideNoduleType, refineSubSolidType, segmentNodule } from './segment-nodule.ts';
+import { CALCIFIED_PV_MEAN_HU, decideNoduleType, refineSubSolidType, refineType, segmentNodule } from './segment-nodule.ts';
 import { blurredScene } from './test-scene.ts';
 
 /** Parenchyma at −850 HU with a solid 6 mm sphere on a 3.4 mm vessel that crosses the whole box (smooth edges). */
@@ -268,4 +268,14 @@ test('decideNoduleType with the dimmed-solid rule: a dimmed peak is solid withou
   // Too few rays in the lung (against the pleura all round) or no profile: no evidence against a halo.
   assert.equal(decide({ ...e, profile: { ...blur, rays: 4 } }).type, 'part-solid');
   assert.equal(decide(e).type, 'part-solid');
+});
+
+test('refineType: a small solid whose partial-volume mean is calcium\'s is calcified; larger ones and sub-solid ones are not', () => {
+  const e = { peakHu: 20, plateauHu: -100, bgHu: -850, solidFraction: 0.4, coreMedianHu: 10, haloHu: null, insideCount: 30, ggMedianHu: null, rEstMm: 1.7, gridMm: 0.5 };
+  assert.equal(refineType('solid', { ...e, pvMeanHu: CALCIFIED_PV_MEAN_HU + 50, maskVolumeMm3: 40 }), 'calcified');
+  assert.equal(refineType('solid', { ...e, pvMeanHu: CALCIFIED_PV_MEAN_HU - 70, maskVolumeMm3: 40 }), 'solid', 'a small solid nodule over-read by the correction');
+  assert.equal(refineType('solid', { ...e, pvMeanHu: CALCIFIED_PV_MEAN_HU + 50, maskVolumeMm3: 200 }), 'solid', '≥ 6 mm: the category would change, the rule does not decide');
+  assert.equal(refineType('solid', e), 'solid', 'no partial-volume mean');
+  assert.equal(refineType('part-solid', { ...e, pvMeanHu: 500, maskVolumeMm3: 40 }), 'part-solid');
+  assert.equal(refineType('ground-glass', { ...e, coreVolumeMm3: 10, coreSurfaceFraction: 0 }), 'part-solid', 'the sub-solid refinement still applies');
 });

@@ -28,7 +28,7 @@ import { runPipeline } from './pipeline.ts';
 import type { DetectedNodule } from './pipeline.ts';
 import type { RetypeEvent } from './retype.ts';
 import { MAX_FINDINGS, REPORT_FLOOR } from './report.ts';
-import { decideNoduleType, refineSubSolidType } from './segment-nodule.ts';
+import { decideNoduleType, refineType } from './segment-nodule.ts';
 import type { TypeEvidence, TypeRules } from './segment-nodule.ts';
 import { loadCase } from './train.ts';
 import type { TruthNodule } from './train.ts';
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
       // --stored: the types the pipeline gave when the file was written (a baseline), else re-decided now.
       const rows = JSON.parse(readFileSync(path, 'utf8')) as StoredFinding[];
       // --no-refine: decideNoduleType alone (0.4.0's rule; the refinement on the mask does not change the mask).
-      const retype = (e: TypeEvidence) => (values['no-refine'] ? decideNoduleType(e, rules).type : refineSubSolidType(decideNoduleType(e, rules).type, e));
+      const retype = (e: TypeEvidence) => (values['no-refine'] ? decideNoduleType(e, rules).type : refineType(decideNoduleType(e, rules).type, e));
       list = values.stored ? rows : rows.map((f) => ({ ...f, type: retype(f.evidence) }));
     } else {
       const t0 = Date.now();
