@@ -85,7 +85,7 @@ test('shell descriptor: a ball is bright in every direction to its radius; a ves
   const onVessel = shellDescriptor(huFrom((i, j, k) => along(i, j, k) || (i - 20) ** 2 + (j - 20) ** 2 + (k - 20) ** 2 <= 36, 0), at);
   assert.equal(q(onVessel, 1, 0), 0);
   assert.ok(q(onVessel, 3, 4) > q(ballD, 3, 4), 'beyond the ball, the vessel directions stay bright');
-  // Outside the grid: parenchyma-free −1000, no throw.
+  // At the grid's corner most samples fall outside it and read as air (−1000): finite values, no throw.
   const edge = shellDescriptor(huFrom(() => false, 0), [0, 0, 0]);
   assert.ok(edge.every((x) => Number.isFinite(x) && x >= -10 && x <= 1));
 });
