@@ -11,7 +11,7 @@
  * Every feature is dimensionless or in mm/HU, so they transfer across voxel sizes.
  */
 import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { eigenvalues3, hessianAt, lpsToIjk, sampleLinear } from '../../imaging/index.ts';
+import { eigenvalues3, hessianAt, lpsToIjk, sampleLinear, sphereDirections } from '../../imaging/index.ts';
 import type { Candidate } from './candidates.ts';
 import { axialAxes, maxDiameter3D, shapeMoments } from './measure.ts';
 import type { AxialAxes, ShapeMoments } from './measure.ts';
@@ -184,10 +184,7 @@ export function maskShape(seg: Pick<NoduleSegmentation, 'mask' | 'smooth' | 'lev
 const SHELL_RADII_MM = [1, 2, 3, 4, 5, 7] as const;
 const SHELL_QUANTILES = [0.1, 0.3, 0.5, 0.7, 0.9] as const;
 /** 64 directions spread evenly over the sphere (a Fibonacci lattice). */
-const SHELL_DIRS: readonly Vec3[] = Array.from({ length: 64 }, (_, i): Vec3 => {
-  const z = 1 - (2 * i + 1) / 64, r = Math.sqrt(1 - z * z), phi = i * Math.PI * (3 - Math.sqrt(5));
-  return [r * Math.cos(phi), r * Math.sin(phi), z];
-});
+const SHELL_DIRS: readonly Vec3[] = sphereDirections(64);
 
 /**
  * Shell descriptor of the neighbourhood of a point (continuous voxel position on an isotropic grid): the HU at the

@@ -19,9 +19,9 @@
  */
 import type { Float32Volume, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
 import {
-  close, connectedComponents, crop, dilate, distanceTransform, fillHoles, fillHoles2D, gaussian, ijkToLps, lpsToIjk, open, resampleToGrid, voxelVolumeMm3, withData,
+  close, connectedComponents, crop, dilate, distanceTransform, fillHoles, fillHoles2D, gaussian, ijkToLps, lpsToIjk, open, radialCap, resampleToGrid, voxelVolumeMm3, withData,
 } from '../../imaging/index.ts';
-import type { Box } from '../../imaging/index.ts';
+import type { Box, RadialCapOptions } from '../../imaging/index.ts';
 import type { Mat3 } from '../../imaging/index.ts';
 import { convexHull2D } from './measure.ts';
 
@@ -540,6 +540,8 @@ export interface SegmentOptions {
   coarse?: boolean;
   /** Type rules beyond the default ones (TypeRules); off by default. */
   typeRules?: TypeRules;
+  /** Radial cap of sub-solid masks (SUBSOLID_RADIAL_CAP; false: off — development A/B). */
+  subSolidRadialCap?: RadialCapOptions | false;
 }
 
 /**
@@ -919,6 +921,11 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   let mask = withData(hu, cc3.count > 1 ? keepLabel(cc3.labels.data, l3 || 1) : fin);
   if (cc3.count > 1) count = cc3.sizes[l3 || 1] as number;
   if (count === 0) return null;
+  const capOpts = opts.subSolidRadialCap ?? SUBSOLID_RADIAL_CAP;
+  if (!env && capOpts !== false && (type === 'ground-glass' || type === 'part-solid')) {
+    const capped = capSubSolid(mask, peakIjk, rRay, h, capOpts, (rSearch + rho) / h + 1);
+    if (capped) { mask = capped.mask; count = capped.count; }
+  }
   if (env) {
     // Inside a mass the attenuation band leaves holes where it is brighter (enhancing, calcified flecks): a mass
     // is measured whole, so fill them (in 3D, then in each axial slice as a reader outlines it).
@@ -984,6 +991,38 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
     peakLps: ijkToLps(hu, peakIjk),
     ...(env ? { mass: true } : {}),
   };
+}
+
+/**
+ * Radial cap of a sub-solid mask (imaging radialCap): rays from the mask's centre, cut at 1.15 × the 40 % quantile
+ * of the extents over a 90° cone of directions, plus a voxel. The ground-glass threshold lies close to the
+ * parenchyma (half way to a plateau only 150–450 HU above it), so a small vessel, blurred to ground-glass
+ * attenuation, is above it along its whole length, and the opening cannot cut a vessel as thick as itself: on the
+ * held-out tuning phantoms (dense 41..50, plain 13..24) 25–89 % of the mask of a juxtavascular ground-glass nodule
+ * lay more than 1 mm beyond its true radius. A vessel takes a band of directions, less than the cone's 40 %, so the
+ * quantile is the nodule's own extent, lobes included. Segmented at the true centre (scratch study, 2026-12-01),
+ * juxtavascular sub-solid nodules: median |mean-diameter error| 3.09 → 1.53 mm and |volume error| 64.5 → 14.4 % on
+ * dense 41..50 (22 nodules), mean |diameter error| 2.16 → 1.23 mm on plain 13..24 (9); free ones unchanged. Wider
+ * caps (1.3 × the median over 60°, 1.3 × the 40 % over 75°) kept half the leak.
+ */
+export const SUBSOLID_RADIAL_CAP: RadialCapOptions = { directions: 256, coneDeg: 90, quantile: 0.4, factor: 1.15 };
+
+/** The mask radially capped around the centroid of its part within the ray radius of the peak, then its component at the peak. */
+function capSubSolid(mask: MaskVolume, peak: Vec3, rRayMm: number, h: number, capOpts: RadialCapOptions, nearVox: number): { mask: MaskVolume; count: number } | null {
+  const [nx, ny, nz] = mask.dims;
+  const r2 = (rRayMm / h + 1) ** 2;
+  let n = 0, si = 0, sj = 0, sk = 0, v = 0;
+  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, v++) {
+    if (mask.data[v] === 0 || (i - peak[0]) ** 2 + (j - peak[1]) ** 2 + (k - peak[2]) ** 2 > r2) continue;
+    n++; si += i; sj += j; sk += k;
+  }
+  if (n === 0) return null;
+  const capped = radialCap(mask, [si / n, sj / n, sk / n], capOpts);
+  if (capped.removed === 0) return null;
+  const cc = connectedComponents(capped.mask, { connectivity: 6 });
+  const l = labelNear(cc.labels.data, mask.dims, peak, nearVox);
+  if (l === 0) return null;
+  return { mask: withData(mask, keepLabel(cc.labels.data, l)), count: cc.sizes[l] as number };
 }
 
 /** Voxel index (rounded) in `vol` of an LPS point, or null outside. */
