@@ -9,7 +9,8 @@
  *    nodules), which puts the edge where partial volume is 50 %, inside the lung mask (stops at the pleura);
  * 3. the component at the seed, opened by a ball of half the nodule's inner radius (cuts attached vessels and
  *    pleural bridges thinner than that), the seed component of the opening, then the thresholded voxels within
- *    a small margin of it (restores the surface detail the opening rounded off);
+ *    a small margin of it (restores the surface detail the opening rounded off); a sub-solid mask is then cut
+ *    radially to its own extent (SUBSOLID_RADIAL_CAP: vessels blurred to ground-glass attenuation pass its threshold);
  * 4. volume with partial-volume weighting over the mask and its one-voxel outer shell.
  * Beyond the lung mask: a juxtapleural nodule is cut at the pleural line extrapolated from the aerated lung
  * around it (a closing of that lung), so no slab of chest wall joins it; a large solid object, or one whose peak
