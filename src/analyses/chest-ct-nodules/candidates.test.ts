@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVolume, voxelCount } from '../../imaging/index.ts';
 import type { Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { detectCandidates } from './candidates.ts';
+import { calciumCandidates, detectCandidates } from './candidates.ts';
 import { fineOrder } from './pipeline.ts';
 import type { ScoredCandidate } from './pipeline.ts';
 import type { CandidateOptions } from './candidates.ts';
@@ -101,4 +101,38 @@ test('fineOrder: the largest cores first, then the first-stage score (optionally
   assert.ok(byScore.indexOf(strongBlob) > 8, `strongest blob at ${byScore.indexOf(strongBlob)}`);
   assert.equal(new Set(byScore).size, byScore.length);
   assert.equal(byScore.length, 23);
+});
+
+test('calciumCandidates: a small calcified nodule on a vessel is a candidate at the calcification; a lone bright voxel in a vessel is not', () => {
+  // 0.7 mm grid: parenchyma −860 HU, a 3 mm vessel (40 HU) along x, a 4 mm calcified nodule (600 HU) sitting on it,
+  // a single 400 HU voxel inside the vessel far from the nodule (noise), and a rib (700 HU) outside the lung mask.
+  const dims: Vec3 = [80, 60, 60];
+  const spacing: Vec3 = [0.7, 0.7, 0.7];
+  const origin: Vec3 = [-28, -21, -21];
+  const data = new Int16Array(voxelCount(dims));
+  const lung = new Uint8Array(voxelCount(dims));
+  const edge = (d: number) => 1 / (1 + Math.exp(d / 0.5));
+  const nod: Vec3 = [-8, 2.6, 0];
+  let v = 0;
+  for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++, v++) {
+    const x = origin[0] + i * spacing[0], y = origin[1] + j * spacing[1], z = origin[2] + k * spacing[2];
+    const inLung = y < 16;
+    lung[v] = inLung ? 1 : 0;
+    let hu = -860 + 900 * edge(Math.hypot(y, z) - 1.5);
+    hu = hu + (600 - hu) * edge(Math.hypot(x - nod[0], y - nod[1], z - nod[2]) - 2);
+    if (!inLung) hu = 700;
+    data[v] = Math.round(hu);
+  }
+  const spike = 60 + 30 * dims[0] + 30 * dims[0] * dims[1];
+  data[spike] = 400;
+  const vol = createVolume(data, { dims, spacing, origin });
+  const mask = createVolume(lung, { dims, spacing, origin });
+  const found = calciumCandidates(vol, mask);
+  assert.equal(found.length, 1, JSON.stringify(found.map((c) => c.lps)));
+  const c = found[0] as (typeof found)[number];
+  assert.equal(c.source, 'calcium');
+  assert.ok(Math.hypot(c.lps[0] - nod[0], c.lps[1] - nod[1], c.lps[2] - nod[2]) < 2, `at ${c.lps.join(', ')}`);
+  // Through detectCandidates too (not merged into the vessel's blob maxima).
+  const all = detectCandidates(vol, mask).candidates.filter((x) => x.source === 'calcium');
+  assert.equal(all.length, 1);
 });
