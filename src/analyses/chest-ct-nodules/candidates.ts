@@ -280,7 +280,7 @@ export function calciumCandidates(iso: Int16Volume, lung: MaskVolume): Candidate
   for (let v = 0; v < n; v++) if (lung.data[v] !== 0 && (iso.data[v] as number) >= CALCIUM_MIN_HU) { bright[v] = 1; any = true; }
   if (!any) return [];
   const maxima = localMaxima(iso, { mask: withData(lung, bright), minDistanceMm: 3, maxCount: 20 * CALCIUM_MAX_CANDIDATES });
-  const out: { c: Candidate; mean: number }[] = [];
+  const out: { c: Candidate; hu: number }[] = [];
   const [nx, ny, nz] = iso.dims;
   for (const m of maxima) {
     const [i, j, k] = m.ijk;
@@ -288,7 +288,7 @@ export function calciumCandidates(iso: Int16Volume, lung: MaskVolume): Candidate
     const v = i + j * nx + k * nx * ny, d = iso.data;
     const around = ((d[v - 1] as number) + (d[v + 1] as number) + (d[v - nx] as number) + (d[v + nx] as number) + (d[v - nx * ny] as number) + (d[v + nx * ny] as number)) / 6;
     if (around < CALCIUM_NEIGHBOUR_HU) continue;
-    out.push({ c: { ijk: m.ijk, lps: m.lps, radiusMm: 2, blob: 0, sigmaMm: 0, source: 'calcium' }, mean: m.value });
+    out.push({ c: { ijk: m.ijk, lps: m.lps, radiusMm: 2, blob: 0, sigmaMm: 0, source: 'calcium' }, hu: m.value });
   }
-  return out.sort((a, b) => b.mean - a.mean).slice(0, CALCIUM_MAX_CANDIDATES).map((x) => x.c);
+  return out.sort((a, b) => b.hu - a.hu).slice(0, CALCIUM_MAX_CANDIDATES).map((x) => x.c);
 }

@@ -179,8 +179,8 @@ export function fineOrder(scored: readonly ScoredCandidate[], nFine: number, int
   // whose centres the blob filter cannot see) and the score alone.
   const byScore = [...scored].sort((a, b) => b.p1 - a.p1);
   const byBlob = interleaveBlob ? scored.filter((c) => c.candidate.source === 'blob').sort((a, b) => b.candidate.blob - a.candidate.blob) : [];
-  // Calcium candidates (brightest first, as detectCandidates lists them) right after the cores: the first stage was
-  // trained before they existed.
+  // Calcium candidates (≤ CALCIUM_MAX_CANDIDATES) right after the cores, whatever their first-stage score: the first
+  // stage was trained before they existed.
   const calcium = scored.filter((c) => c.candidate.source === 'calcium');
   const out: ScoredCandidate[] = [...cores, ...calcium];
   const seen = new Set<ScoredCandidate>(out);
