@@ -37,11 +37,12 @@ export interface FollowUpManifestOptions {
   /**
    * Targeted re-measurement (probe.ts) where pairing left a nodule alone: a prior nodule not found now is looked
    * for at its registered position on the current scan, a current nodule without a partner at its registered
-   * position on the prior. Default on since chest-ct-nodules 0.8 (followup-tuning.ts, 10 pairs per tuning seed):
-   * seed 3 pairs matched 75.9 → 79.3 %, seed 4 75.0 → 82.1 %, every probed pair right, no probed finding on a
-   * non-nodule, new and resolved labels unchanged. With the 0.5.0 detector (2026-11-30) it had gained nothing on seed
-   * 3 — every missed pair there was missed on both scans — and had turned two prior false positives, 'resolved'
-   * without it, into 'stable' current findings; a probed finding says so in its reasons (docs/followup.md).
+   * position on the prior. Default false. With chest-ct-nodules 0.8 (followup-tuning.ts, 10 pairs per tuning seed) it
+   * raised pairs matched on seed 3 75.9 → 79.3 % and on seed 4 75.0 → 82.1 %, every probed pair right — but turned on,
+   * it paired the new nodule of the tiny pair in eval/metrics/followup-eval.test.ts with the prior's unreported
+   * resolved nodule nearby, hiding a new nodule as grown; with the 0.5.0 detector (2026-11-30) it had gained nothing
+   * on seed 3 and had turned two prior false positives, 'resolved' without it, into 'stable' current findings
+   * (docs/followup.md).
    */
   readonly probe?: boolean;
   /** Probability floor of a probed finding for a pair (default PROBE_SUPPORT). */
@@ -140,7 +141,7 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext, option
     let fu = compareWithPrior(out.findings, priorOut.findings, { currentToPrior: reg.matrix, intervalDays: days });
     let probes: ProbeSummary | undefined;
     let labelMap = out.labelMap;
-    if (options.probe ?? true) {
+    if (options.probe ?? false) {
       const r = probeAndCompare(fu, out.findings, priorOut.findings, { cur, old, curLungs, oldLungs }, { currentToPrior: reg.matrix, intervalDays: days, version: base.version, support: options.probeSupport ?? PROBE_SUPPORT });
       probes = r.summary;
       // A probed nodule that is shown gets a mask label after the analysis's own, painted where no label is yet.
