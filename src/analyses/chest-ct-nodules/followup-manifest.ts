@@ -39,10 +39,11 @@ export interface FollowUpManifestOptions {
    * for at its registered position on the current scan, a current nodule without a partner at its registered
    * position on the prior. Default false. With chest-ct-nodules 0.8 (followup-tuning.ts, 10 pairs per tuning seed) it
    * raised pairs matched on seed 3 75.9 → 79.3 % and on seed 4 75.0 → 82.1 %, every probed pair right — but turned on,
-   * it paired the new nodule of the tiny pair in eval/metrics/followup-eval.test.ts with the prior's unreported
-   * resolved nodule nearby, hiding a new nodule as grown; with the 0.5.0 detector (2026-11-30) it had gained nothing
-   * on seed 3 and had turned two prior false positives, 'resolved' without it, into 'stable' current findings
-   * (docs/followup.md).
+   * on the tiny pair of eval/metrics/followup-eval.test.ts (3 mm voxels) it found a false positive at each empty
+   * place it looked — on the current scan where the resolved nodule had been, on the prior where the new nodule is —
+   * and paired them, so a new nodule read as grown and a resolved one as present; with the 0.5.0 detector
+   * (2026-11-30) it had gained nothing on seed 3 and had turned two prior false positives, 'resolved' without it,
+   * into 'stable' current findings (docs/followup.md).
    */
   readonly probe?: boolean;
   /** Probability floor of a probed finding for a pair (default PROBE_SUPPORT). */
