@@ -26,9 +26,9 @@ export type { MorphologyOptions, FillHoles2DOptions } from './morphology.ts';
 export { regionStats, labelStats } from './stats.ts';
 export type { RegionStats } from './stats.ts';
 export { localMaxima } from './maxima.ts';
+export type { LocalMaximaOptions, LocalMaximum } from './maxima.ts';
 export { radialCap, sphereDirections } from './radial.ts';
 export type { RadialCapOptions, RadialCapResult } from './radial.ts';
-export type { LocalMaximaOptions, LocalMaximum } from './maxima.ts';
 export { parseNifti, readNifti, encodeNifti, writeNifti, quaternionToMatrix, matrixToQuaternion, NIFTI_DATATYPE } from './nifti.ts';
 export type { NiftiImage, NiftiWriteOptions } from './nifti.ts';
 export {
