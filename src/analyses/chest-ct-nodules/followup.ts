@@ -30,7 +30,7 @@ import type { Finding } from '../../engine/types.ts';
 import type { Affine4, Vec3 } from '../../imaging/index.ts';
 import { applyAffine, invertAffine } from '../../imaging/index.ts';
 
-export const FOLLOWUP_VERSION = '0.2.0';
+export const FOLLOWUP_VERSION = '0.3.0';
 export type FollowUpStatus = 'new' | 'stable' | 'grown' | 'shrunk' | 'resolved';
 
 export interface FollowUpOptions {
@@ -256,10 +256,15 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
     });
   };
   const idx = (list: readonly NoduleView[], min: number) => list.map((v, i) => (v.probability >= min ? i : -1)).filter((i) => i >= 0);
+  // Reported on its own: a probed finding never is, whatever its probability — it was only looked for because of the
+  // other scan, so it pairs by the guided rules (size and type family), never as a reported ↔ reported pair (on the
+  // tiny 3.4 mm-voxel pair of the follow-up eval test a probed prior false positive at p 0.53 had paired that way
+  // with a new solid nodule; as a ground-glass finding the type rule refuses it).
+  const shown = (v: NoduleView): boolean => v.probability >= report && !probeIds.has(v.id);
   // A prior-guided pair: exactly one side reported, similar size and type family.
   const guidedOk = (a: NoduleView, b: NoduleView): boolean => {
-    if ((a.probability >= report) === (b.probability >= report)) return false;
-    if (!guideCurrent && a.probability < report && !probeIds.has(a.id)) return false;
+    if (shown(a) === shown(b)) return false;
+    if (!guideCurrent && !shown(a) && !probeIds.has(a.id)) return false;
     // A probed finding needs its own floor; a plain sub-threshold candidate the support floor.
     const floor = (v: NoduleView): number => (probeIds.has(v.id) ? probeSupport : support);
     if (a.probability < floor(a) || b.probability < floor(b)) return false;
@@ -268,7 +273,7 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
     return !sameType || a.type === undefined || b.type === undefined || typeFamily(a.type) === typeFamily(b.type);
   };
   // 1: reported ↔ reported. 2: prior-guided — a reported nodule still alone ↔ a sub-threshold candidate.
-  pass(idx(cur, report), idx(pri, report), () => true);
+  pass(idx(cur, report).filter((i) => shown(cur[i]!)), idx(pri, report).filter((j) => shown(pri[j]!)), () => true);
   pass(
     idx(cur, Math.min(support, probeSupport)).filter((i) => !matchOf.has(i)),
     idx(pri, Math.min(support, probeSupport)).filter((j) => !priorTaken.has(j)),
@@ -282,14 +287,14 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
     const v = cur[i]!;
     const m = matchOf.get(i);
     if (!m) {
-      if (v.probability < report || probeIds.has(v.id)) return f;
+      if (!shown(v)) return f;
       counts.new++;
       const lr = lungRadsInput(v, 'new');
       if (lr) lrInputs.push(lr);
       return { ...f, status: 'new', vdtDays: null, reasons: [...(f.reasons ?? []), 'follow-up: new since the prior study (no nodule at the registered position)'] };
     }
     const p = pri[m.j]!;
-    const guided = v.probability < report || p.probability < report;
+    const guided = !shown(v) || !shown(p);
     let growth: LungRadsGrowth | undefined;
     if (v.meanDiameterMm && p.meanDiameterMm && v.meanDiameterMm > 0 && p.meanDiameterMm > 0) {
       growth = lungRadsGrowthStatus({ priorMm: p.meanDiameterMm, currentMm: v.meanDiameterMm, intervalMonths: months });
@@ -311,9 +316,11 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
     const reason = `follow-up: ${status} vs prior ${p.id} (${p.meanDiameterMm?.toFixed(1) ?? '?'} → ${v.meanDiameterMm?.toFixed(1) ?? '?'} mm` +
       `${changePct !== undefined ? `, volume ${changePct >= 0 ? '+' : ''}${changePct.toFixed(0)} %` : ''}` +
       `${vdt !== undefined && Number.isFinite(vdt) ? `, VDT ${vdt.toFixed(0)} days` : ''} over ${Math.round(opts.intervalDays)} days; registered distance ${m.distanceMm.toFixed(1)} mm)`;
-    const guidedReason = !guided ? [] : v.probability < report
-      ? [`follow-up: prior-guided — shown because reported prior nodule ${p.id} (probability ${p.probability.toFixed(2)}) lies at its registered position; on this scan alone its probability ${v.probability.toFixed(2)} is below the display threshold ${report}`]
-      : [`follow-up: prior-guided — the prior nodule ${p.id} is a sub-threshold candidate of the prior (probability ${p.probability.toFixed(2)} < ${report}) at the registered position, so this nodule is not called new`];
+    const guidedReason = !guided ? [] : !shown(v)
+      ? [`follow-up: prior-guided — shown because reported prior nodule ${p.id} (probability ${p.probability.toFixed(2)}) lies at its registered position; ${probeIds.has(v.id) ? `found on this scan by the follow-up probe (probability ${v.probability.toFixed(2)})` : `on this scan alone its probability ${v.probability.toFixed(2)} is below the display threshold ${report}`}`]
+      : probeIds.has(p.id)
+        ? [`follow-up: prior-guided — the follow-up probe found nodule ${p.id} (probability ${p.probability.toFixed(2)}, same type family, similar size) on the prior at the registered position, which the prior's analysis had not reported, so this nodule is not called new`]
+        : [`follow-up: prior-guided — the prior nodule ${p.id} is a sub-threshold candidate of the prior (probability ${p.probability.toFixed(2)} < ${report}) at the registered position, so this nodule is not called new`];
     return {
       ...f,
       status,
@@ -336,7 +343,7 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
   });
   const toCurrent = invertAffine(opts.currentToPrior);
   pri.forEach((p, j) => {
-    if (priorTaken.has(j) || p.probability < report || probeIds.has(p.id)) return;
+    if (priorTaken.has(j) || !shown(p)) return;
     counts.resolved++;
     const c = applyAffine(toCurrent, p.centerMm);
     const pf = prior[j]!;
@@ -358,7 +365,7 @@ export function compareWithPrior(current: readonly Finding[], prior: readonly Fi
   });
   const pairs: FollowUpPair[] = [...matchOf.entries()].map(([i, m]) => ({
     currentId: cur[i]!.id, priorId: pri[m.j]!.id, distanceMm: round1(m.distanceMm), cost: Math.round(m.cost * 1000) / 1000,
-    ...(cur[i]!.probability < report || pri[m.j]!.probability < report ? { priorGuided: true } : {}),
+    ...(!shown(cur[i]!) || !shown(pri[m.j]!) ? { priorGuided: true } : {}),
   }));
   return {
     findings,
