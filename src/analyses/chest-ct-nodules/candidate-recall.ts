@@ -3,7 +3,7 @@
  * down by nodule type, placement and size, and the rank of each nodule's best candidate in the fine-segmentation
  * order (pipeline.ts) — a nodule ranked past the fine budget is only reachable by the coarse path.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/candidate-recall.ts --from 1 --to 12 [--cache DIR] [--stress | --dense] [--no-fine-subsolid]
+ *   node --import tsx src/analyses/chest-ct-nodules/candidate-recall.ts --from 1 --to 12 [--cache DIR] [--stress | --dense | --solid] [--no-fine-subsolid]
  *     [--fine N] [--max-blob N] [--blob-nms MM] [--max-subsolid N] [--max-subsolid-fine N]   (A/B of the caps in candidates.ts)
  */
 import { mkdirSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { FINE_CANDIDATES, fineOrder, runPipeline } from './pipeline.ts';
 import { loadCase } from './train.ts';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, fine: { type: 'string' }, channel: { type: 'string' }, 'min-blob': { type: 'string' }, stress: { type: 'boolean' }, dense: { type: 'boolean' }, 'no-fine-subsolid': { type: 'boolean' }, 'max-blob': { type: 'string' }, 'blob-nms': { type: 'string' }, 'max-subsolid': { type: 'string' }, 'max-subsolid-fine': { type: 'string' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, fine: { type: 'string' }, channel: { type: 'string' }, 'min-blob': { type: 'string' }, stress: { type: 'boolean' }, dense: { type: 'boolean' }, solid: { type: 'boolean' }, 'no-fine-subsolid': { type: 'boolean' }, 'max-blob': { type: 'string' }, 'blob-nms': { type: 'string' }, 'max-subsolid': { type: 'string' }, 'max-subsolid-fine': { type: 'string' } } });
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < 1000)) throw new Error('tuning seeds only (< 1000)');
   const nFine = Number(values.fine ?? FINE_CANDIDATES);
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   };
   let candTotal = 0, tCand = 0;
   for (let seed = from; seed <= to; seed++) {
-    const c = await loadCase(seed, cache, values.dense ? 'dense' : values.stress === true);
+    const c = await loadCase(seed, cache, values.dense ? 'dense' : values.solid ? 'solid' : values.stress === true);
     const t0 = performance.now();
     const res = runPipeline(c.vol, { fineCandidates: 0, coarseCandidates: 0, candidateOptions: { channel: values.channel === 'hu' ? 'hu' : 'lung-window', ...(values['min-blob'] ? { minBlob: Number(values['min-blob']) } : {}), ...(values['no-fine-subsolid'] ? { subsolidFineScalesMm: [] } : {}),
       ...(values['max-blob'] ? { maxBlobCandidates: Number(values['max-blob']) } : {}), ...(values['blob-nms'] ? { blobMinDistanceMm: Number(values['blob-nms']) } : {}),

@@ -5,12 +5,13 @@
  *   ≈ 0 for tubes (λ1 ≈ 0) and plates (λ1, λ2 ≈ 0); its local maxima are the candidates, strongest first;
  * - dense cores: solid tissue (and, at a lower level, ground glass) opened by a ball removes the vessels thinner
  *   than the ball and keeps the cores of large nodules and masses, whose centres the blob filter cannot see
- *   (the Hessian is flat deep inside a large sphere);
+ *   (the Hessian is flat deep inside a large sphere); ground glass also on the sub-solid channel, without the
+ *   vessels it touches (SUBSOLID_CORE);
  * - calcium: the brightest points of calcium attenuation in the lung (a small calcified nodule on a vessel, which the
  *   lung window flattens into the vessel).
  */
 import type { Float32Volume, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
-import { connectedComponents, distanceTransform, hessianEigenvalues, ijkToLps, localMaxima, lpsToIjk, maskAnd, open, resample, resampleToGrid, threshold, withData } from '../../imaging/index.ts';
+import { connectedComponents, distanceTransform, erode, hessianEigenvalues, ijkToLps, localMaxima, lpsToIjk, maskAnd, open, resample, resampleToGrid, threshold, withData } from '../../imaging/index.ts';
 
 export interface Candidate {
   /** Voxel of the detection grid. */
@@ -21,7 +22,7 @@ export interface Candidate {
   /** Best blob response (HU, γ-normalised) at the candidate, and its scale. */
   blob: number;
   sigmaMm: number;
-  source: 'blob' | 'subsolid-blob' | 'solid-core' | 'ground-glass-core' | 'calcium';
+  source: 'blob' | 'subsolid-blob' | 'solid-blob' | 'solid-core' | 'ground-glass-core' | 'calcium';
 }
 
 export interface CandidateOptions {
@@ -49,6 +50,12 @@ export interface CandidateOptions {
   maxSubsolidFineCandidates?: number;
   /** Scales (mm) of the sub-solid channel on the detection grid itself, for small ground glass; [] turns it off. */
   subsolidFineScalesMm?: readonly number[];
+  /** Ground-glass cores on the sub-solid channel (SUBSOLID_CORE); default true. */
+  subsolidCores?: boolean;
+  /** Scales (mm) of the solid blob pass on the raw HU (SOLID_BLOB_SCALES_MM); [] turns it off. */
+  solidBlobScalesMm?: readonly number[];
+  /** Cap on its maxima (default SOLID_BLOB_MAX_CANDIDATES). */
+  maxSolidBlobCandidates?: number;
 }
 
 export const DEFAULT_SCALES_MM = [1, 1.6, 2.5, 4] as const;
@@ -100,6 +107,31 @@ export const SUBSOLID_SCALES_MM = [2, 3, 4.5] as const;
  * raised candidate recall on dense1..8 from 66 to 69 of 79 nodules, for ≈ 50 more candidates per scan.
  */
 export const SUBSOLID_FINE_SCALES_MM = [1.4] as const;
+/**
+ * Ground-glass cores on the sub-solid channel (solid tissue set to the parenchyma): attenuation ≥ lowHu opened by a
+ * ball of radiusMm. The ground-glass core on the HU (≥ −720 HU, a 4.5 mm ball) takes the vessels in with the nodule,
+ * so a ground-glass nodule on a vessel is one component with the vessel tree and its one candidate (the deepest
+ * voxel) lies in a hilar vessel; and the sub-solid blob filter gives such a nodule little response, because the
+ * partial-volume rims of its vessel continue it as a tube (seed 27 of the plain tuning draw: a 13.5 mm juxtavascular
+ * ground-glass nodule at −673 HU, response 15, rank 230 of the sub-solid maxima, no candidate). Without the solid
+ * tissue the nodule is its own component. On plain tuning scans 27, 28, 37, 43, 44: 1–33 components per scan at
+ * (−740 HU, 3 mm), which reached that nodule and two part-solid ones; (−760 HU, 2.5 mm) gave 160–260 per scan.
+ */
+export const SUBSOLID_CORE = { lowHu: -740, radiusMm: 3 } as const;
+/**
+ * The solid blob pass: the blob filter on the raw HU at small scales. The lung window clips a small solid nodule and
+ * the vessel it sits on to the same −300 HU, so only their shapes differ, and the blob maximum goes to the vessel
+ * junction; on the raw HU the nodule (3–6 mm, ≈ 40 HU at its centre) is brighter than a small vessel, whose centre
+ * partial volume keeps well below soft tissue. On 10 tuning scans of 10 small solid nodules against a vessel or the
+ * pleura (train.ts family 'solid', seeds 101..110), the lung window alone reached 28 of 49 juxtavascular ones, this
+ * channel alone 33 (but 17 of 51 juxtapleural, against 35: the chest wall). So it runs beside the lung window, and
+ * its maxima near the chest wall are dropped (the window handles those).
+ */
+export const SOLID_BLOB_SCALES_MM = [1, 1.6] as const;
+export const SOLID_BLOB_MAX_CANDIDATES = 120;
+/** Least HU at a solid blob candidate (soft tissue blurred by the partial volume of a 3 mm nodule). */
+const SOLID_BLOB_MIN_HU = -350;
+
 /** Least attenuation above the parenchyma at a sub-solid candidate's centre (the faintest ground glass is ≈ 150). */
 const SUBSOLID_MIN_CONTRAST_HU = 100;
 
@@ -196,11 +228,13 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
     const q = lpsToIjk(iso, c.lps).map((x, a) => Math.min((iso.dims[a] as number) - 1, Math.max(0, Math.round(x)))) as Vec3;
     return { ...c, ijk: q, lps: ijkToLps(iso, q) };
   };
+  const subsolidCores: Candidate[] = [];
   if (win) {
     // Sub-solid channel on the 2 mm core grid: ground glass worth reporting is ≥ 5 mm (Fleischner: < 6 mm needs no
     // follow-up), so σ ≥ 2 mm suffices, at an eighth of the detection grid's cost.
     const cWin = cIso === iso ? win : resampleToGrid(win, cIso, { interpolation: 'linear', fill: win.bgHu });
     const subCh = subSolidChannel(cWin, win.bgHu);
+    if (opts.subsolidCores ?? true) subsolidCores.push(...coreCandidates(subCh, cLung, SUBSOLID_CORE.lowHu, SUBSOLID_CORE.radiusMm, 'ground-glass-core'));
     const sub = blobResponse(subCh, cLung, SUBSOLID_SCALES_MM);
     const [cx, cy] = cIso.dims;
     const subMax = localMaxima(sub.response, { mask: cLung, minValue: opts.minBlob ?? 12, minDistanceMm: 6, maxCount: opts.maxSubsolidCandidates ?? 120 });
@@ -231,8 +265,22 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
       candidates.push({ ijk: m.ijk, lps: m.lps, radiusMm: sigmaMm * 1.7, blob: m.value, sigmaMm, source: 'subsolid-blob' });
     }
   }
+  const solidScales = opts.solidBlobScalesMm ?? SOLID_BLOB_SCALES_MM;
+  if (solidScales.length > 0) {
+    // Away from the chest wall: the lung mask eroded by 3 mm (on the raw HU the wall is the strongest blob edge).
+    const inner = erode(lung, { radiusMm: 3 });
+    const solid = blobResponse(iso, inner, solidScales);
+    const solidMax = localMaxima(solid.response, { mask: inner, minValue: opts.minBlob ?? 12, minDistanceMm: 3, maxCount: opts.maxSolidBlobCandidates ?? SOLID_BLOB_MAX_CANDIDATES });
+    for (const m of solidMax) {
+      const v = m.ijk[0] + m.ijk[1] * nx + m.ijk[2] * nx * ny;
+      if ((iso.data[v] as number) < SOLID_BLOB_MIN_HU) continue;
+      const sigmaMm = solidScales[solid.scaleIndex[v] as number] as number;
+      candidates.push({ ijk: m.ijk, lps: m.lps, radiusMm: sigmaMm * 1.7, blob: m.value, sigmaMm, source: 'solid-blob' });
+    }
+  }
   for (const c of coreCandidates(cIso, cLung, -400, 3, 'solid-core')) candidates.push(toIso(c));
   for (const c of coreCandidates(cIso, cLung, -720, 4.5, 'ground-glass-core')) candidates.push(toIso(c));
+  for (const c of subsolidCores) candidates.push(toIso(c));
   // Merge: a core candidate within the radius of a blob candidate adds nothing new except a size hint.
   const kept: Candidate[] = [];
   for (const c of candidates) {
@@ -250,7 +298,7 @@ export function detectCandidates(iso: Int16Volume, lung: MaskVolume, opts: Candi
   }
   for (const c of kept) {
     const v = c.ijk[0] + c.ijk[1] * nx + c.ijk[2] * nx * ny;
-    if (c.source === 'solid-core' || c.source === 'ground-glass-core' || c.source === 'calcium') { c.blob = blob.response.data[v] as number; c.sigmaMm = scales[blob.scaleIndex[v] as number] as number; }
+    if (c.source === 'solid-core' || c.source === 'ground-glass-core' || c.source === 'calcium' || c.source === 'solid-blob') { c.blob = blob.response.data[v] as number; c.sigmaMm = scales[blob.scaleIndex[v] as number] as number; }
   }
   return { candidates: kept, blob };
 }

@@ -1,7 +1,7 @@
 /** End-to-end checks on the small synthetic chest of test-scene.ts (lung truth = the analytic lung shapes). */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createVolume, dilate, lpsToIjk, voxelCount, withData } from '../../imaging/index.ts';
+import { createVolume, crop, dilate, lpsToIjk, voxelCount, withData } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
 import { silentLogger } from '../../core/log.ts';
 import type { AnalysisOutput, Finding, SeriesHeader } from '../../engine/types.ts';
@@ -10,7 +10,7 @@ import type { Scene } from './test-scene.ts';
 import { chestCtNodules } from './manifest.ts';
 import { segmentLungs } from './lung-segmentation.ts';
 import { insideMask } from '../../imaging/index.ts';
-import { COARSE_PROBABILITY_CAP, nearMask, runPipeline } from './pipeline.ts';
+import { COARSE_PROBABILITY_CAP, cutByScanEdgeMm, nearMask, runPipeline } from './pipeline.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
 
 const header: SeriesHeader = {
@@ -141,4 +141,21 @@ test('nearMask: a point within the radius of a mask voxel (mm, anisotropic grid)
   // 4 mm through-plane is two slices: found at 4.5 mm, not at 3.5 mm.
   assert.equal(nearMask(mask, [10, 10, 14], 4.5), true);
   assert.equal(nearMask(mask, [10, 10, 14], 3.5), false);
+});
+
+test('a nodule cut through its middle by the last slice of the scan is held below the display threshold; whole, it is not', () => {
+  const dist = (a: Vec3, b: Vec3) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+  const nearest = (nodules: ReturnType<typeof runPipeline>['nodules']) => nodules.filter((n) => dist(n.centerMm, scene.solid.c) < 6).sort((a, b) => b.probability - a.probability)[0];
+  const kc = Math.round(lpsToIjk(scene.vol, scene.solid.c)[2]);
+  // Whole: the free 8 mm nodule scores above the cap (so the cut below is what lowers it).
+  const whole = nearest(runPipeline(scene.vol).nodules);
+  assert.ok(whole && whole.probability > COARSE_PROBABILITY_CAP, `whole nodule p ${whole?.probability}`);
+  assert.ok(cutByScanEdgeMm(scene.vol, whole.centerMm) > 10);
+  // The scan ends on the nodule's central slice: half of it is outside the scanned range.
+  const [nx, ny] = scene.vol.dims;
+  const cut = crop(scene.vol, { start: [0, 0, 0], end: [nx, ny, kc + 1] });
+  const half = nearest(runPipeline(cut).nodules);
+  assert.ok(half, 'the cut nodule is still found');
+  assert.ok(cutByScanEdgeMm(cut, half.centerMm) < 0.5 * half.measures.axes.meanDiameterMm);
+  assert.ok(half.probability <= COARSE_PROBABILITY_CAP, `cut nodule p ${half.probability.toFixed(3)}`);
 });

@@ -4,7 +4,7 @@
  * stage that lost each nodule: outside the lung mask / no candidate near it / candidate past the fine budget /
  * reached but no detection (segmentation or dedupe) / detected with a low probability.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/froc-tuning.ts --from 1 --to 12 [--cache DIR] [--stress | --dense]
+ *   node --import tsx src/analyses/chest-ct-nodules/froc-tuning.ts --from 1 --to 12 [--cache DIR] [--stress | --dense | --solid]
  *     (--stress / --dense: the stress or dense phantom family of train.ts instead of the default draw)
  *     [--first-stage-model FILE]   (A/B: a saved model-first-stage.ts, its FIRST_STAGE_MODEL, instead of the current one)
  */
@@ -24,7 +24,7 @@ import { loadCase } from './train.ts';
 const dist = (a: Vec3, b: Vec3) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, stress: { type: 'boolean' }, dense: { type: 'boolean' }, fine: { type: 'string' }, 'first-stage-model': { type: 'string' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, cache: { type: 'string' }, stress: { type: 'boolean' }, dense: { type: 'boolean' }, solid: { type: 'boolean' }, fine: { type: 'string' }, 'first-stage-model': { type: 'string' } } });
   const firstStageModel = values['first-stage-model'] ? ((await import(resolve(values['first-stage-model']))) as { FIRST_STAGE_MODEL: CandidateModel }).FIRST_STAGE_MODEL : undefined;
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   if (!(to < 1000)) throw new Error('tuning seeds only (< 1000)');
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const lost = new Map<string, number>();
   const times: Record<string, number> = {};
   for (let seed = from; seed <= to; seed++) {
-    const kind = values.dense === true ? 'dense' : values.stress === true ? 'stress' : 'plain';
+    const kind = values.dense === true ? 'dense' : values.solid === true ? 'solid' : values.stress === true ? 'stress' : 'plain';
     const c = await loadCase(seed, cache, kind);
     const caseId = `${kind === 'plain' ? 'seed' : kind}-${seed}`;
     caseIds.push(caseId);

@@ -8,7 +8,7 @@
  * display threshold, so the FROC still reaches 8 FP/scan; candidates inside an object already segmented are
  * skipped (a mass holds dozens of blob maxima).
  */
-import type { Box, Int16Volume, MaskVolume, Vec3 } from '../../imaging/index.ts';
+import type { Box, Int16Volume, MaskVolume, Vec3, Volume } from '../../imaging/index.ts';
 import { crop, dilate, ijkToLps, insideMask, lpsToIjk, resample, resampleToGrid, withData } from '../../imaging/index.ts';
 import { detectCandidates } from './candidates.ts';
 import type { Candidate, CandidateOptions } from './candidates.ts';
@@ -314,8 +314,14 @@ export function noduleCentre(seg: NoduleSegmentation): Vec3 {
 }
 
 /** The second stage's probability `p` of a fine-path nodule with the priors that are not learnt applied. */
-export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' | 'candidate'>, p: number, lungLabels: MaskVolume): number {
+export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' | 'candidate' | 'centerMm'>, p: number, lungLabels: MaskVolume): number {
   let q = p;
+  // Prior, not learnt: a finding cut through its middle by the first or last slice of the scan (partial coverage)
+  // cannot be told from a vessel leaving the scanned range — a vessel seen end-on on the outermost slice is a round
+  // dot with no continuation, which is what a nodule looks like. The training phantoms hold the whole lung, so the
+  // models never saw such a cut and score it as they would a round dot (LIDC-IDRI-0003, 11 slices: 2 vessels on
+  // the last slice at 0.56 and 0.60). Kept in the list for the reader, below the display threshold.
+  if (cutByScanEdgeMm(lungLabels, f.centerMm) < 0.5 * f.measures.axes.meanDiameterMm) q = Math.min(q, COARSE_PROBABILITY_CAP);
   // Prior, not learnt: a sub-solid opacity under 3.5 mm is below what either guideline reports (Fleischner:
   // no follow-up for GGN < 6 mm) and at ~100 HU of contrast it is mostly parenchymal texture or noise; the linear
   // model cannot express "small AND faint", so it is down-weighted here.
@@ -329,6 +335,14 @@ export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' 
   // (the IBSI lung cancer, 365 mL, scored 0.02).
   if (isReportableMass(f, lungLabels)) q = Math.max(q, MASS_PROBABILITY_FLOOR);
   return q;
+}
+
+/** Distance (mm) along the slice axis from `lps` to the nearer outer face of the scanned range (half a slice beyond
+ * the first and last slice centres). */
+export function cutByScanEdgeMm(grid: Pick<Volume, 'dims' | 'spacing' | 'origin' | 'direction'>, lps: Vec3): number {
+  const k = lpsToIjk(grid, lps)[2];
+  const nz = grid.dims[2];
+  return Math.max(0, Math.min(k + 0.5, nz - 0.5 - k)) * grid.spacing[2];
 }
 
 /** Detection-grid spacing (mm) for the lung box (voxel indices on a grid of `spacing`): 1 mm up to 9 litres of box, else 1.25 mm. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
 import { axialAxes } from './measure.ts';
-import { CALCIFIED_PV_MEAN_HU, decideNoduleType, refineSubSolidType, refineType, segmentNodule } from './segment-nodule.ts';
+import { CALCIFIED_PV_MEAN_HU, coreInMask, decideNoduleType, refineSubSolidType, refineType, segmentNodule } from './segment-nodule.ts';
 import { blurredScene } from './test-scene.ts';
 
 /**
@@ -239,6 +239,36 @@ test('ground glass with a solid core away from the seed is part-solid; with a ve
   assert.ok(b);
   assert.equal(b.type, 'ground-glass', JSON.stringify(b.typeEvidence));
 });
+
+test('coreInMask: a compact solid component barely touching the mask edge is enclosed; a vessel through it, or the chest wall at its edge, is not', () => {
+  // A 12 mm ground-glass ball mask on a 0.5 mm grid; smoothed HU −550 inside.
+  const dims: Vec3 = [40, 40, 40];
+  const mask = createVolume(new Uint8Array(voxelCount(dims)), { dims, spacing: [0.5, 0.5, 0.5] });
+  const s = new Float32Array(voxelCount(dims)).fill(-850);
+  const at = (i: number, j: number, k: number) => i + j * 40 + k * 1600;
+  for (let k = 0; k < 40; k++) for (let j = 0; j < 40; j++) for (let i = 0; i < 40; i++) {
+    if (Math.hypot(i - 19.5, j - 19.5, k - 19.5) * 0.5 <= 6) { mask.data[at(i, j, k)] = 1; s[at(i, j, k)] = -550; }
+  }
+  const scene = (paint: (x: number, y: number, z: number) => number | null) => {
+    const t = Float32Array.from(s);
+    for (let k = 0; k < 40; k++) for (let j = 0; j < 40; j++) for (let i = 0; i < 40; i++) {
+      const hu = paint((i - 19.5) * 0.5, (j - 19.5) * 0.5, (k - 19.5) * 0.5);
+      if (hu !== null && mask.data[at(i, j, k)] !== 0) t[at(i, j, k)] = hu;
+    }
+    return coreInMask(mask, t, 0.125);
+  };
+  // A 5 mm solid component reaching the mask's edge (centre 3.6 mm off-centre): a few voxels on the surface.
+  const edgeCore = scene((x, y, z) => (Math.hypot(x - 3.6, y, z) <= 2.5 ? 30 : null));
+  assert.equal(edgeCore.coreSurfaceFraction, 0, JSON.stringify(edgeCore));
+  assert.ok((edgeCore.coreVolumeMm3 ?? 0) > 40);
+  // A 2.5 mm vessel through the whole ball: on the surface only at its ends, but a tube — not a component.
+  const vessel = scene((x, _y, z) => (Math.hypot(x, z) <= 1.25 ? 40 : null));
+  assert.ok((vessel.coreSurfaceFraction ?? 0) > 0, JSON.stringify(vessel));
+  // The chest wall's bright edge across one face (the brightest voxel) and an enclosed 3 mm component: the component.
+  const wall = scene((x, y, z) => (x > 5 ? 150 : Math.hypot(x + 2, y, z) <= 1.5 ? 20 : null));
+  assert.equal(wall.coreSurfaceFraction, 0, JSON.stringify(wall));
+  assert.equal(wall.maskMaxHu, 150);
+  assert.ok(Math.abs((wall.coreVolumeMm3 ?? 0) - (4 / 3) * Math.PI * 1.5 ** 3) < 6, JSON.stringify(wall));});
 
 test('refineSubSolidType: only an enclosed solid region of ≥ a 2 mm ball turns ground glass part-solid', () => {
   const e = { peakHu: -480, plateauHu: -500, bgHu: -850, solidFraction: 0, coreMedianHu: -500, haloHu: null, insideCount: 100, ggMedianHu: -500, rEstMm: 3, gridMm: 0.5 };

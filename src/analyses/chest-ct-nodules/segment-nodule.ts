@@ -24,7 +24,7 @@ import {
 } from '../../imaging/index.ts';
 import type { Box, RadialCapOptions } from '../../imaging/index.ts';
 import type { Mat3 } from '../../imaging/index.ts';
-import { convexHull2D } from './measure.ts';
+import { convexHull2D, shapeMoments } from './measure.ts';
 
 export type NoduleType = 'solid' | 'part-solid' | 'ground-glass' | 'calcified';
 
@@ -95,9 +95,11 @@ export interface TypeEvidence {
   maskVolumeMm3?: number;
   /** Sub-solid only, measured on the final mask: its brightest voxel (smoothed HU). */
   maskMaxHu?: number;
-  /** Volume of the solid (> −250 HU) region around that voxel within the mask (mm³). */
+  /** Volume of the solid component within the mask (coreInMask: the largest enclosed solid region, else the one
+   * around the brightest voxel) (mm³). */
   coreVolumeMm3?: number;
-  /** Fraction of that region's voxels on the mask's surface (a vessel crossing the mask lies on it). */
+  /** Fraction of that region's voxels on the mask's surface (a vessel crossing the mask lies on it); 0 for an
+   * enclosed component (coreInMask). */
   coreSurfaceFraction?: number;
   /** Radial profile from the peak (profileEvidence), over the rays that stay in the lung. */
   profile?: ProfileEvidence;
@@ -356,9 +358,10 @@ const DIMMED_MAX_RADIUS_MM = 3;
 /**
  * Part-solid vs ground glass on the final mask: a part-solid nodule is ground glass with a solid component within it
  * (Fleischner Society glossary, Hansell et al., Radiology 2008;246:697–722: "part-solid nodule"; Lung-RADS v2022
- * measures that solid component). A region of solid attenuation (> −250 HU) enclosed all round by the ground-glass
- * mask — none of it on the mask's surface, so no vessel crossing or touching the nodule, which enters from outside —
- * of at least the volume of a 2 mm ball makes a ground-glass nodule part-solid, wherever it lies in the mask.
+ * measures that solid component). A region of solid attenuation (> −250 HU) enclosed by the ground-glass mask —
+ * none of it on the mask's surface, or a compact region barely touching it (coreInMask reads it as 0), so no vessel
+ * crossing or touching the nodule, which enters from outside — of at least the volume of a 2 mm ball makes a
+ * ground-glass nodule part-solid, wherever it lies in the mask.
  */
 export function refineSubSolidType(type: NoduleType, e: TypeEvidence): NoduleType {
   if (type !== 'ground-glass' || e.coreVolumeMm3 === undefined || e.coreSurfaceFraction === undefined) return type;
@@ -389,33 +392,58 @@ export function refineType(type: NoduleType, e: TypeEvidence): NoduleType {
 /** Smallest enclosed solid component that makes a nodule part-solid: a ball 2 mm across (≈ 4.2 mm³). */
 const ENCLOSED_CORE_MIN_MM3 = (4 / 3) * Math.PI;
 
-/** The brightest part of a sub-solid nodule's mask: where a solid component would be (TypeEvidence's mask fields). */
-function coreInMask(mask: MaskVolume, s: Float32Array, voxVol: number): Pick<TypeEvidence, 'maskMaxHu' | 'coreVolumeMm3' | 'coreSurfaceFraction'> {
+/**
+ * A solid region that touches the mask's surface counts as enclosed when at most this share of its voxels lies on
+ * the surface and it is compact (CORE_MIN_ELONGATION): a solid component inside the ground glass touches the surface,
+ * if at all, at a few voxels where the mask's edge passes close to it (tuning seed 2: a 7 mm component, 4 % on the
+ * surface). The share alone cannot tell it from a vessel crossing the nodule — that meets the surface only with its
+ * end discs (a 3 mm vessel through a 14 mm nodule: 3 %) — its shape can.
+ */
+export const CORE_MAX_SURFACE_FRACTION = 0.08;
+/** sd_min / sd_max of the principal axes (shapeMoments) of a touching solid region for it to be a component, not a
+ * vessel segment (a 3 × 14 mm segment ≈ 0.2; a ball 1, a lobulated component ≳ 0.6). */
+export const CORE_MIN_ELONGATION = 0.5;
+
+/**
+ * The solid component of a sub-solid nodule's mask: of the 6-connected regions of solid attenuation (> −250 HU)
+ * within it, the largest enclosed one (CORE_MAX_SURFACE_FRACTION); when none is enclosed, the region around the
+ * brightest voxel (a vessel or the chest wall at the mask's edge), whose surface share then says so. Every region,
+ * not only the brightest's: at the pleura or a vessel the brightest voxel is often theirs, not the component's
+ * (tuning seed 16: a 7.6 mm component at 44 HU beside a 176 HU pleural edge).
+ */
+export function coreInMask(mask: MaskVolume, s: Float32Array, voxVol: number): Pick<TypeEvidence, 'maskMaxHu' | 'coreVolumeMm3' | 'coreSurfaceFraction'> {
   const m = mask.data;
   const n = m.length;
   let best = -Infinity, bestV = -1;
   for (let v = 0; v < n; v++) if (m[v] !== 0 && (s[v] as number) > best) { best = s[v] as number; bestV = v; }
   if (bestV < 0) return {};
-  const [nx, ny] = mask.dims;
+  if (!(best > SOLID_HU)) return { maskMaxHu: best, coreVolumeMm3: 0, coreSurfaceFraction: 0 };
+  const [nx, ny, nz] = mask.dims;
   const plane = nx * ny;
-  // The region above −250 HU (solid attenuation) connected to the brightest voxel, 6-connected, within the mask.
-  let vol = 0, surf = 0;
-  if (best > SOLID_HU) {
-    const solid = new Uint8Array(n);
-    for (let v = 0; v < n; v++) solid[v] = m[v] !== 0 && (s[v] as number) > SOLID_HU ? 1 : 0;
-    const labels = connectedComponents(withData(mask, solid), { connectivity: 6 }).labels.data;
-    const core = labels[bestV] as number;
-    const nz = mask.dims[2];
-    for (let v = 0; v < n; v++) {
-      if (labels[v] !== core) continue;
-      vol++;
-      const k = Math.floor(v / plane), j = Math.floor((v - k * plane) / nx), i = v - k * plane - j * nx;
-      const onSurface = i === 0 || i === nx - 1 || j === 0 || j === ny - 1 || k === 0 || k === nz - 1
-        || m[v - 1] === 0 || m[v + 1] === 0 || m[v - nx] === 0 || m[v + nx] === 0 || m[v - plane] === 0 || m[v + plane] === 0;
-      if (onSurface) surf++;
-    }
+  const solid = new Uint8Array(n);
+  for (let v = 0; v < n; v++) solid[v] = m[v] !== 0 && (s[v] as number) > SOLID_HU ? 1 : 0;
+  const cc = connectedComponents(withData(mask, solid), { connectivity: 6 });
+  const labels = cc.labels.data;
+  const vol = new Float64Array(cc.count + 1), surf = new Float64Array(cc.count + 1);
+  for (let v = 0; v < n; v++) {
+    const l = labels[v] as number;
+    if (l === 0) continue;
+    vol[l] = (vol[l] as number) + 1;
+    const k = Math.floor(v / plane), j = Math.floor((v - k * plane) / nx), i = v - k * plane - j * nx;
+    const onSurface = i === 0 || i === nx - 1 || j === 0 || j === ny - 1 || k === 0 || k === nz - 1
+      || m[v - 1] === 0 || m[v + 1] === 0 || m[v - nx] === 0 || m[v + nx] === 0 || m[v - plane] === 0 || m[v + plane] === 0;
+    if (onSurface) surf[l] = (surf[l] as number) + 1;
   }
-  return { maskMaxHu: best, coreVolumeMm3: vol * voxVol, coreSurfaceFraction: vol > 0 ? surf / vol : 0 };
+  const compact = (l: number): boolean => shapeMoments(withData(mask, Uint8Array.from(labels, (x) => (x === l ? 1 : 0)))).elongation >= CORE_MIN_ELONGATION;
+  let pick = labels[bestV] as number;
+  let enclosedVol = 0;
+  for (let l = 1; l <= cc.count; l++) {
+    const vl = vol[l] as number, sl = surf[l] as number;
+    if (vl > enclosedVol && vl * voxVol >= ENCLOSED_CORE_MIN_MM3 && (sl === 0 || (sl <= CORE_MAX_SURFACE_FRACTION * vl && compact(l)))) { enclosedVol = vl; pick = l; }
+  }
+  const pv = vol[pick] as number, ps = surf[pick] as number;
+  // An enclosed component reads 0 on the surface: the type rule's test; a touching one that is not enclosed keeps its share.
+  return { maskMaxHu: best, coreVolumeMm3: pv * voxVol, coreSurfaceFraction: enclosedVol > 0 ? 0 : pv > 0 ? ps / pv : 0 };
 }
 
 /**
