@@ -10,7 +10,7 @@ import { paintLabels, PIPELINE_STEPS, runPipeline } from './pipeline.ts';
 import { buildFindings, DISPLAY_THRESHOLD, studyReport } from './report.ts';
 import { NODULE_MODEL } from './model.ts';
 
-export const CHEST_NODULES_VERSION = '0.9.0';
+export const CHEST_NODULES_VERSION = '0.9.1';
 export const MAX_SLICE_THICKNESS_MM = 3;
 /** Less aerated lung than this (mL) in the pixels: not a chest CT for this analysis. */
 export const MIN_LUNG_ML = 30;

@@ -302,6 +302,21 @@ test('a part-solid nodule (10 mm ground glass, 3 mm core) with the same dimmed p
   assert.ok(Math.abs(seg.volumeMm3 - truthMm3) <= 0.25 * truthMm3, `volume ${seg.volumeMm3.toFixed(0)} vs ${truthMm3.toFixed(0)} mm³`);
 });
 
+test('a part-solid nodule with a 3 mm ground-glass rim (6 mm core in 13 mm of ground glass) is part-solid; solid nodules of the core\'s size and larger are solid', () => {
+  // With the halo looked for 1–3 mm beyond the solid edge (before 0.9.1) this nodule read solid: the rim's plateau
+  // and its fall to the parenchyma shared the window (checked: r 3 / ggR 6 and 6.5, r 3.5 / ggR 6.5 all solid then).
+  const ps = blurredScene({ r: 3, ggR: 6.5, ggHu: -350, slice: 1, psf: 0.6 });
+  const a = segmentNodule(ps.vol, ps.lung, [0.8, 0, 0], 3);
+  assert.ok(a);
+  assert.equal(a.type, 'part-solid', JSON.stringify(a.typeEvidence));
+  for (const r of [3, 4]) {
+    const solid = blurredScene({ r, slice: 1, psf: 0.6 });
+    const b = segmentNodule(solid.vol, solid.lung, [0, 0, 0], r);
+    assert.ok(b);
+    assert.equal(b.type, 'solid', `r ${r}: ${JSON.stringify(b.typeEvidence)}`);
+  }
+});
+
 test('decideNoduleType with the dimmed-solid rule: a dimmed peak is solid without a ground-glass plateau on its radial profile, part-solid with one', () => {
   const e = { peakHu: -240, plateauHu: -300, bgHu: -850, solidFraction: 0.02, coreMedianHu: -280, haloHu: null, insideCount: 120, ggMedianHu: -360, rEstMm: 2.5, gridMm: 0.5 };
   const blur = { rays: 26, halfMaxMm: 2.3, floorMm: 2.5, plateauMm: 0.8, plateauRayFraction: 0, flatMm: 0.8 };
