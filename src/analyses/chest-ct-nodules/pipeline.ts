@@ -321,7 +321,7 @@ export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' 
   // dot with no continuation, which is what a nodule looks like. The training phantoms hold the whole lung, so the
   // models never saw such a cut and score it as they would a round dot (LIDC-IDRI-0003, 11 slices: 2 vessels on
   // the last slice at 0.56 and 0.60). Kept in the list for the reader, below the display threshold.
-  if (cutByScanEdgeMm(lungLabels, f.centerMm) < 0.5 * f.measures.axes.meanDiameterMm) q = Math.min(q, COARSE_PROBABILITY_CAP);
+  if (cutByScanEdge(lungLabels, f)) q = Math.min(q, COARSE_PROBABILITY_CAP);
   // Prior, not learnt: a sub-solid opacity under 3.5 mm is below what either guideline reports (Fleischner:
   // no follow-up for GGN < 6 mm) and at ~100 HU of contrast it is mostly parenchymal texture or noise; the linear
   // model cannot express "small AND faint", so it is down-weighted here.
@@ -335,6 +335,12 @@ export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' 
   // (the IBSI lung cancer, 365 mL, scored 0.02).
   if (isReportableMass(f, lungLabels)) q = Math.max(q, MASS_PROBABILITY_FLOOR);
   return q;
+}
+
+/** Whether the first or last slice of the scan cuts a finding through its middle: its centre lies closer to the
+ * scanned range's outer face than half its mean diameter (withPriors; the report says so in its reasons). */
+export function cutByScanEdge(grid: Pick<Volume, 'dims' | 'spacing' | 'origin' | 'direction'>, f: Pick<DetectedNodule, 'centerMm' | 'measures'>): boolean {
+  return cutByScanEdgeMm(grid, f.centerMm) < 0.5 * f.measures.axes.meanDiameterMm;
 }
 
 /** Distance (mm) along the slice axis from `lps` to the nearer outer face of the scanned range (half a slice beyond

@@ -13,7 +13,7 @@ import { LUNG_LABEL } from './lung-segmentation.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
 import { axialAxes, round1 } from './measure.ts';
 import type { DetectedNodule, PipelineResult } from './pipeline.ts';
-import { cutByScanEdgeMm } from './pipeline.ts';
+import { cutByScanEdge } from './pipeline.ts';
 import { regionStats } from '../../imaging/index.ts';
 
 /** Findings at or above this probability enter the label map, Lung-RADS, Brock and Fleischner. */
@@ -100,7 +100,7 @@ export function buildFindings(res: PipelineResult, analysisVersion: string): Nod
       `shape: elongation ${n.measures.moments.elongation.toFixed(2)}, Hessian λ ratios ${(n.measures.hessian[0] / (n.measures.hessian[2] || 1)).toFixed(2)}/${(n.measures.hessian[1] / (n.measures.hessian[2] || 1)).toFixed(2)}`,
       `${loc.side} lung, ${loc.zone} zone, ${loc.centralPeripheral}${loc.juxtapleural ? ', juxtapleural' : ''}`,
       ...(solidMm !== undefined ? [`solid component mean diameter ${solidMm.toFixed(1)} mm`] : []),
-      ...(cutByScanEdgeMm(res.lungs.labels, n.centerMm) < 0.5 * axes.meanDiameterMm ? ['cut by the first or last slice of the scan: only partly imaged; its size is that of the imaged part and, unless a mass, its probability is held below the display threshold'] : []),
+      ...(cutByScanEdge(res.lungs.labels, n) ? ['cut by the first or last slice of the scan: only partly imaged; its size is that of the imaged part and, unless a mass, its probability is held below the display threshold'] : []),
     ];
     const finding: Finding = {
       id,

@@ -432,11 +432,10 @@ export function coreInMask(mask: MaskVolume, s: Float32Array, voxVol: number): P
   for (let v = 0; v < n; v++) solid[v] = m[v] !== 0 && (s[v] as number) > SOLID_HU ? 1 : 0;
   const cc = connectedComponents(withData(mask, solid), { connectivity: 6 });
   const labels = cc.labels.data;
-  const vol = new Float64Array(cc.count + 1), surf = new Float64Array(cc.count + 1);
+  const vol = cc.sizes, surf = new Float64Array(cc.count + 1);
   for (let v = 0; v < n; v++) {
     const l = labels[v] as number;
     if (l === 0) continue;
-    vol[l] = (vol[l] as number) + 1;
     const k = Math.floor(v / plane), j = Math.floor((v - k * plane) / nx), i = v - k * plane - j * nx;
     const onSurface = i === 0 || i === nx - 1 || j === 0 || j === ny - 1 || k === 0 || k === nz - 1
       || m[v - 1] === 0 || m[v + 1] === 0 || m[v - nx] === 0 || m[v + nx] === 0 || m[v - plane] === 0 || m[v + plane] === 0;
