@@ -8,9 +8,10 @@ import type { AcceptDecision, AnalysisContext, AnalysisManifest, AnalysisOutput,
 import { SrError } from '../../core/errors.ts';
 import { paintLabels, PIPELINE_STEPS, runPipeline } from './pipeline.ts';
 import { buildFindings, DISPLAY_THRESHOLD, studyReport } from './report.ts';
+import { NODULE_TYPE_MODEL } from './type-model-weights.ts';
 import { NODULE_MODEL } from './model.ts';
 
-export const CHEST_NODULES_VERSION = '0.9.1';
+export const CHEST_NODULES_VERSION = '0.10.0';
 export const MAX_SLICE_THICKNESS_MM = 3;
 /** Less aerated lung than this (mL) in the pixels: not a chest CT for this analysis. */
 export const MIN_LUNG_ML = 30;
@@ -57,7 +58,7 @@ async function run(ctx: AnalysisContext): Promise<AnalysisOutput> {
     findings: reports.map((r) => r.finding),
     measurements: {
       ...study.measurements,
-      provenance: { analysis: 'chest-ct-nodules', version: CHEST_NODULES_VERSION, classifier: NODULE_MODEL.provenance, assistive: true },
+      provenance: { analysis: 'chest-ct-nodules', version: CHEST_NODULES_VERSION, classifier: NODULE_MODEL.provenance, typeModel: NODULE_TYPE_MODEL.provenance, assistive: true },
     },
     ...(mask ? { labelMap: { mask, labels } } : {}),
     stepTimesMs,

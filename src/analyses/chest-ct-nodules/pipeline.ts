@@ -73,9 +73,9 @@ export interface PipelineOptions {
   firstStageModel?: CandidateModel;
   /** Optional type rules for the nodule segmentation (dev tools; the analysis runs the defaults). */
   typeRules?: TypeRules;
-  /** The dimmed-solid rule applied to the kept fine findings after scoring (retype.ts): their type, mask and
+  /** The type model applied to the kept fine findings after scoring (retype.ts): their type, mask and
    * measurements, never their probability. Default on; false: off; options: dev tools (type-study.ts). */
-  retypeDimmedSolid?: RetypePipelineOption<DetectedNodule>;
+  retype?: RetypePipelineOption<DetectedNodule>;
 }
 
 /** Coarse-path probabilities stay below this: they were never checked by the second stage. */
@@ -298,7 +298,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
   }
   kept.sort((a, b) => b.probability - a.probability);
   // After scoring and de-duplication: type and measurements only (retype.ts).
-  retypeKept(kept, { vol, lungLabels: lungs.labels, lungWide, iso }, opts.retypeDimmedSolid);
+  retypeKept(kept, { vol, lungLabels: lungs.labels, lungWide, iso }, opts.retype);
   times['classification'] = t();
   return { lungs, candidates: scored, nodules: kept, candidateCount: candidates.length, isoSpacingMm: isoMm, stepTimesMs: times, laa950: lungCount > 0 ? lowCount / lungCount : 0 };
 }

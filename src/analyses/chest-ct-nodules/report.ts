@@ -95,6 +95,7 @@ export function buildFindings(res: PipelineResult, analysisVersion: string): Nod
     const volumeMm3 = Math.round(seg.volumeMm3 * 10) / 10;
     const reasons = [
       `${seg.type} nodule, mean diameter ${axes.meanDiameterMm.toFixed(1)} mm (long ${axes.longAxisMm.toFixed(1)} × short ${axes.shortAxisMm.toFixed(1)} mm on the axial slice of greatest extent)`,
+      ...(seg.rulesType !== undefined ? [`typed ${seg.type} by the type model from its attenuation profile (the attenuation rules alone read ${seg.rulesType}); segmented as ${seg.type}`] : []),
       `volume ${volumeMm3.toFixed(0)} mm³, maximum 3D diameter ${n.measures.maxDiameterMm.toFixed(1)} mm`,
       `attenuation ${stats.mean.toFixed(0)} ± ${stats.sd.toFixed(0)} HU (plateau ${seg.levelHu.toFixed(0)} HU vs parenchyma ${seg.bgHu.toFixed(0)} HU)`,
       `shape: elongation ${n.measures.moments.elongation.toFixed(2)}, Hessian λ ratios ${(n.measures.hessian[0] / (n.measures.hessian[2] || 1)).toFixed(2)}/${(n.measures.hessian[1] / (n.measures.hessian[2] || 1)).toFixed(2)}`,

@@ -38,6 +38,8 @@ export interface NoduleSegmentation {
   /** Lung mask on the local grid. */
   lung: MaskVolume;
   type: NoduleType;
+  /** Set when the type model (retype.ts) overrode the rules: the type the rules gave. */
+  rulesType?: NoduleType;
   bgHu: number;
   /** Plateau of the nodule (ground-glass plateau for sub-solid nodules). */
   levelHu: number;
@@ -121,7 +123,7 @@ export interface ProfileEvidence {
   flatMm: number;
 }
 
-const SOLID_HU = -250;
+export const SOLID_HU = -250;
 // Solid nodules and vessels are ≤ ~70 HU; anything brighter is calcium, even when partial volume dims a small one.
 const CALCIFIED_HU = 115;
 /** Core (ball median) attenuation above which a nodule is calcified whatever its size. */
@@ -321,12 +323,39 @@ function solidByBall(e: Pick<TypeEvidence, 'solidFraction' | 'peakHu' | 'insideC
  * half its peak) is OFF during detection: it changes the masks of small dimmed nodules, which the
  * second-stage classifier was trained on with the old masks, and with it on a 3.8 mm structure on the real IBSI CT
  * rose to p 0.58 (0 false positives ≥ 0.5 without it; `eval chest --real --threshold 0.5`, 2026-11-30), and a second
- * stage retrained on its masks gave 3 real false positives. It is applied instead after scoring (retype.ts): a kept
- * finding it turns solid is segmented again with it, for its type and measurements only.
+ * stage retrained on its masks gave 3 real false positives. From 0.6.0 to 0.9.1 it was applied after scoring to the
+ * kept findings (retype.ts); since 0.10.0 the type model does that (it reads the same radial profile), and the rule
+ * stays a development option (type-study.ts --dimmed-solid).
  */
-export interface TypeRules { readonly dimmedSolid?: boolean }
+export interface TypeRules {
+  readonly dimmedSolid?: boolean;
+  /** The type to segment as, whatever the rules say (the type model's call, retype.ts); the mask refinements of the
+   * type (refineType) are then skipped. Its level: the rules' own where they agree on sub-solid vs solid, else
+   * forcedLevel. */
+  readonly force?: NoduleType;
+}
+
+const isSubSolid = (t: NoduleType): boolean => t === 'part-solid' || t === 'ground-glass';
+
+/**
+ * The level a forced type is segmented from when the rules put the nodule on the other side of sub-solid vs solid:
+ * sub-solid from its ground glass (the halo, else the ball's ground-glass voxels, else half way between solid
+ * attenuation and the parenchyma), solid from its plateau — or, when partial volume dimmed it below solid
+ * attenuation, from its peak (cut at half its contrast, as dimmedSolid).
+ */
+function forcedLevel(type: NoduleType, e: TypeEvidence): number {
+  if (isSubSolid(type)) return e.haloHu ?? e.ggMedianHu ?? (SOLID_HU + e.bgHu) / 2;
+  return solidByBall(e) ? e.plateauHu : e.peakHu;
+}
 
 export function decideNoduleType(e: TypeEvidence, rules: TypeRules = {}): { type: NoduleType; level: number } {
+  const d = decideByRules(e, rules);
+  const f = rules.force;
+  if (f === undefined || f === d.type) return d;
+  return { type: f, level: isSubSolid(f) === isSubSolid(d.type) ? d.level : forcedLevel(f, e) };
+}
+
+function decideByRules(e: TypeEvidence, rules: TypeRules): { type: NoduleType; level: number } {
   const { peakHu: peak, plateauHu: plateau, bgHu: bg, coreMedianHu: coreMedian, haloHu: halo, rEstMm: rEst } = e;
   // Calcified by the attenuation of the core, not of one voxel: the brightest smoothed voxel of a large solid mass
   // (noise, a rib at its edge) can pass CALCIFIED_HU, the median of a small ball at the peak does not. Fleischner /
@@ -388,7 +417,7 @@ export function refineSubSolidType(type: NoduleType, e: TypeEvidence): NoduleTyp
  * have the same management, 12-month LDCT, so a wrong call cannot lower the care of a nodule that needs more.
  */
 export const CALCIFIED_PV_MEAN_HU = 300;
-const CALCIFIED_PV_MAX_MM3 = (Math.PI / 6) * 6 ** 3;
+export const CALCIFIED_PV_MAX_MM3 = (Math.PI / 6) * 6 ** 3;
 
 /** The refinements of the type on the final mask (refineSubSolidType, then the small calcified nodule above). */
 export function refineType(type: NoduleType, e: TypeEvidence): NoduleType {
@@ -1003,7 +1032,7 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   if (type === 'ground-glass' || type === 'part-solid') Object.assign(evidence, coreInMask(mask, s, voxVol));
   // The solid component may lie off the seed (outside the peak search): the whole mask is looked at. The level
   // (ground glass) and so the mask stay as they are.
-  type = refineType(type, evidence);
+  if (opts.typeRules?.force === undefined) type = refineType(type, evidence);
   let solid: MaskVolume | undefined;
   if (type === 'part-solid') {
     const ts = (Math.max(peak, evidence.maskMaxHu ?? peak) + level) / 2;

@@ -6,10 +6,10 @@
  * matrix per size band and, for each wrongly typed nodule, the numbers the type rule saw (TypeEvidence) beside
  * the truth's.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/type-study.ts --from 1 --to 12 [--stress 1..6] [--dense 1..4] [--cache DIR] [--offline [--stored | --no-refine]] [--all] [--no-retype]
+ *   node --import tsx src/analyses/chest-ct-nodules/type-study.ts --from 1 --to 12 [--stress 1..6] [--dense 1..4] [--cache DIR] [--offline [--stored | --no-refine]] [--all] [--no-retype] [--dump FILE]
  *
  * A real run prints the figures twice: first with the findings as detection left them ("before retype"), then as
- * reported, after the dimmed-solid retyping of the kept findings (retype.ts; --no-retype: off, one block). Both come
+ * reported, after the type model re-typed the kept findings (retype.ts; --no-retype: off, one block). Both come
  * from the same pipeline run (retype.ts's onRetype hands back each finding as it was before).
  *
  * Each run stores the reported findings with their evidence (typestudy-<case>.json in the cache); --offline reads
@@ -76,7 +76,7 @@ export function evidenceText(e: TypeEvidence): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, cache: { type: 'string' }, offline: { type: 'boolean' }, stored: { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'dimmed-solid': { type: 'boolean' }, all: { type: 'boolean' }, 'no-retype': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, cache: { type: 'string' }, offline: { type: 'boolean' }, stored: { type: 'boolean' }, 'no-refine': { type: 'boolean' }, 'dimmed-solid': { type: 'boolean' }, all: { type: 'boolean' }, 'no-retype': { type: 'boolean' }, dump: { type: 'string' } } });
   const plain = values.from === undefined && values.to === undefined ? [] : range(`${values.from ?? 1}..${values.to ?? values.from ?? 1}`);
   const stress = range(values.stress);
   const dense = range(values.dense);
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     } else {
       const t0 = Date.now();
       const caseEvents: RetypeEvent<DetectedNodule>[] = [];
-      const res = runPipeline(c.vol, { typeRules: rules, retypeDimmedSolid: retype ? { onRetype: (e) => caseEvents.push(e) } : false });
+      const res = runPipeline(c.vol, { typeRules: rules, retype: retype ? { onRetype: (e) => caseEvents.push(e) } : false });
       const originals = new Map(caseEvents.map((e) => [e.after, e.before]));
       const row = (n: DetectedNodule, i: number): StoredFinding => ({
         id: `${caseId}/d${i}`, centerMm: n.centerMm, probability: n.probability, type: n.seg.type,
@@ -172,6 +172,16 @@ async function main(): Promise<void> {
   const v5 = m.volumeErrorPct5mm, d5 = m.diameterErrorMm5mm;
   out(`≥ ${MEASURE_MIN_DIAMETER_MM} mm: volume error median ${v5.median.toFixed(1)} % (|·| median ${v5.medianAbs.toFixed(1)} %, mean ${v5.meanAbs.toFixed(1)} %), mean-diameter error median ${d5.median.toFixed(2)} mm (|·| median ${d5.medianAbs.toFixed(2)} mm, mean ${d5.meanAbs.toFixed(2)} mm), n ${v5.n}`);
   out(`CPM ${m.froc.cpm.toFixed(3)} (reported findings only)`);
+  // --dump FILE: the matched nodules with the evidence their type was decided from (type-model.ts trains on them).
+  if (values.dump !== undefined) {
+    const rows = m.matched.flatMap((x) => {
+      const t = byId.get(x.truthId);
+      const f = x.findingId !== undefined ? stored.get(x.findingId) : undefined;
+      return t && f ? [{ truthId: x.truthId, truthType: t.type, truthDiameterMm: t.diameterMm, placement: t.placement ?? null, foundType: f.type, probability: f.probability, evidence: f.evidence }] : [];
+    });
+    writeFileSync(values.dump, JSON.stringify(rows));
+    out(`${rows.length} matched nodules written to ${values.dump}`);
+  }
   out('\nwrongly typed (truth → found):');
   for (const x of m.matched) {
     if (!values.all && x.truthType === x.foundType) continue;
