@@ -21,7 +21,7 @@ import { insideMask } from '../../imaging/index.ts';
 import type { Candidate } from './candidates.ts';
 import { measureCandidate } from './features.ts';
 import type { CandidateMeasures } from './features.ts';
-import { CALCIFIED_PV_MAX_MM3, segmentNodule } from './segment-nodule.ts';
+import { CALCIFIED_PV_MAX_MM3, isSubSolid, segmentNodule } from './segment-nodule.ts';
 import type { NoduleSegmentation, NoduleType } from './segment-nodule.ts';
 import { rankedTypes } from './type-model.ts';
 import type { NoduleTypeModel } from './type-model.ts';
@@ -98,8 +98,6 @@ export const RETYPE_MAX_PEAK_SHIFT_MM = 1.5;
  */
 export const RETYPE_MIN_PROBABILITY = 0.005;
 
-const subSolid = (t: NoduleType): boolean => t === 'part-solid' || t === 'ground-glass';
-
 /**
  * Volume of a re-segmentation as sub-solid over a solid segmentation's: the threshold falls from half way to the
  * plateau to half way to the ground glass, so the mask grows over the halo (a 3 mm core in 10 mm of ground glass:
@@ -135,7 +133,7 @@ export function resegmentAs(f: RetypeTarget, ctx: RetypeContext, type: NoduleTyp
   const p = seg.peakLps, q = f.seg.peakLps;
   if (Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]) > RETYPE_MAX_PEAK_SHIFT_MM) return { rejected: 'peak-moved' };
   const ratio = seg.volumeMm3 / Math.max(1e-6, f.seg.volumeMm3);
-  const from = subSolid(f.seg.type), to = subSolid(type);
+  const from = isSubSolid(f.seg.type), to = isSubSolid(type);
   // Solid from sub-solid: the threshold rises, the mask shrinks (RETYPE_MIN/MAX_VOLUME_RATIO); sub-solid from solid:
   // it falls, the mask grows; within a family the level, and so the mask, is the same.
   const ok = from && !to ? ratio >= RETYPE_MIN_VOLUME_RATIO && ratio <= RETYPE_MAX_VOLUME_RATIO

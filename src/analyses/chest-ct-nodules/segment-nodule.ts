@@ -335,7 +335,8 @@ export interface TypeRules {
   readonly force?: NoduleType;
 }
 
-const isSubSolid = (t: NoduleType): boolean => t === 'part-solid' || t === 'ground-glass';
+/** Part-solid or ground glass. */
+export const isSubSolid = (t: NoduleType): boolean => t === 'part-solid' || t === 'ground-glass';
 
 /**
  * The level a forced type is segmented from when the rules put the nodule on the other side of sub-solid vs solid:

@@ -53,7 +53,7 @@ function range(arg: string | undefined): number[] {
   return Array.from({ length: b - a + 1 }, (_, i) => a + i);
 }
 
-function formatMatrix(m: ConfusionMatrix, indent = '  '): string {
+export function formatMatrix(m: ConfusionMatrix, indent = '  '): string {
   const w = Math.max(12, ...m.labels.map((l) => l.length + 1));
   const head = `${indent}${'truth \\ found'.padEnd(w)}${m.labels.map((l) => l.padStart(w)).join('')}`;
   const rows = m.labels.map((l, i) => `${indent}${l.padEnd(w)}${(m.counts[i] ?? []).map((c) => String(c).padStart(w)).join('')}`);

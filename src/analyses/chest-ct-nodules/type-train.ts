@@ -3,9 +3,9 @@
  * type-study.ts dumps (`--dump FILE`: the evidence each reported nodule's type was decided from, beside its true
  * type), and reports it against the rules on nodules it did not train on: scans are split into folds, each fold
  * scored by a model trained on the others (cross-validation grouped by scan, so a scan's nodules never sit on both
- * sides). `--write` then trains on all rows and rewrites type-model.ts.
+ * sides). `--write` then trains on all rows and rewrites type-model-weights.ts (the defaults are the released model's).
  *
- *   node --import tsx src/analyses/chest-ct-nodules/type-train.ts FILE... [--folds 5] [--rounds 150] [--depth 3] [--write]
+ *   node --import tsx src/analyses/chest-ct-nodules/type-train.ts FILE... [--folds 5] [--rounds 150] [--depth 4] [--write]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { NODULE_TYPES, TYPE_FEATURE_NAMES, typeFeatures, typeFromModel } from '.
 import type { NoduleTypeModel } from './type-model.ts';
 import type { NoduleType, TypeEvidence } from './segment-nodule.ts';
 import { confusionMatrix } from '../../../eval/metrics/nodules.ts';
+import { formatMatrix } from './type-study.ts';
 
 interface Row { truthId: string; truthType: NoduleType; truthDiameterMm: number; placement: string | null; foundType: NoduleType; probability: number; evidence: TypeEvidence }
 
@@ -32,7 +33,7 @@ function main(): void {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { folds: { type: 'string' }, rounds: { type: 'string' }, depth: { type: 'string' }, write: { type: 'boolean' } } });
   const rows: Row[] = positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as Row[]);
   const scans = [...new Set(rows.map((r) => r.truthId.split('/')[0] as string))];
-  const folds = Number(values.folds ?? 5), rounds = Number(values.rounds ?? 150), depth = Number(values.depth ?? 3);
+  const folds = Number(values.folds ?? 5), rounds = Number(values.rounds ?? 150), depth = Number(values.depth ?? 4);
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(`${rows.length} nodules on ${scans.length} scans: ${NODULE_TYPES.map((t) => `${t} ${rows.filter((r) => r.truthType === t).length}`).join(', ')}`);
   // Scans to folds by a fixed shuffle of their names (deterministic).
@@ -47,8 +48,7 @@ function main(): void {
   const cv = confusionMatrix(rows.map((r, i) => ({ truth: r.truthType, found: predicted[i] as string })));
   const show = (name: string, m: typeof rules) => {
     out(`${name}: ${(100 * m.accuracy).toFixed(1)} % of ${m.n}`);
-    out(`  ${'truth \\ found'.padEnd(14)}${m.labels.map((l) => l.padStart(14)).join('')}`);
-    m.labels.forEach((l, i) => out(`  ${l.padEnd(14)}${(m.counts[i] ?? []).map((c) => String(c).padStart(14)).join('')}`));
+    out(formatMatrix(m));
   };
   show('rules', rules);
   show(`model, ${folds}-fold cross-validation by scan`, cv);
