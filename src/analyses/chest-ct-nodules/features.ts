@@ -42,7 +42,7 @@ export interface CandidateMeasures {
   hessian: Vec3;
   /** Texture and shape of the whole mask (maskShape). */
   shape: MaskShape;
-  /** Shell descriptor at the segmentation's peak (shellDescriptor). */
+  /** Shell descriptor at the point the segmentation was measured from (NoduleSegmentation.centreLps; shellDescriptor). */
   shell: number[];
 }
 
@@ -220,7 +220,7 @@ export function measureCandidate(iso: Int16Volume, cand: Candidate, seg: NoduleS
   const equivalentDiameterMm = Math.cbrt((6 * seg.volumeMm3) / Math.PI);
   const sigmaMm = Math.max(1, Math.min(6, seg.rInMm > 0 ? seg.rInMm / 1.5 : cand.sigmaMm || 1));
   const h = hessianAt(iso, cand.ijk, { sigmaMm, normalize: true, truncate: 2.5 });
-  return { axes, maxDiameterMm, moments, equivalentDiameterMm, hessian: h.eigenvalues, shape: maskShape(seg), shell: shellDescriptor(iso, lpsToIjk(iso, seg.peakLps)) };
+  return { axes, maxDiameterMm, moments, equivalentDiameterMm, hessian: h.eigenvalues, shape: maskShape(seg), shell: shellDescriptor(iso, lpsToIjk(iso, seg.centreLps)) };
 }
 
 /** A radius over the equivalent-sphere radius: ≤ 1 for a sound mask (1 = a ball); above 1 the mask is smaller than

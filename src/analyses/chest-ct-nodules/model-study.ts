@@ -4,7 +4,7 @@
  * (each nodule counts once at its best candidate; candidates on no nodule are false positives; nodules never
  * reached lower the sensitivity). No pipeline rerun, so a model family or a parameter is compared in seconds.
  *
- *   node --import tsx src/analyses/chest-ct-nodules/model-study.ts --stage 2 --from 1 --to 12 --stress 1..8 --dense 1..30 [--folds 5]
+ *   node --import tsx src/analyses/chest-ct-nodules/model-study.ts --stage 2 --from 1 --to 12 --stress 1..8 --dense 1..30 [--solid 1..12] [--folds 5]
  *     [--without f1,f2]   (ablation: drop these features, by name, from every row)
  */
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ export function rowsCpm(rows: readonly { scan?: string; truthId: string | null; 
 function scanList(rows: readonly LabelledCandidate[], cache: string): StudyScan[] {
   const tags = [...new Set(rows.map((r) => r.scan as string))];
   return tags.map((tag) => {
-    const file = /^\d+$/.test(tag) ? `seed-${tag}` : tag.replace(/^(stress|dense)(\d+)$/, '$1-$2');
+    const file = /^\d+$/.test(tag) ? `seed-${tag}` : tag.replace(/^(stress|dense|solid)(\d+)$/, '$1-$2');
     const meta = JSON.parse(readFileSync(join(cache, `${file}.json`), 'utf8')) as { truth: { nodules: unknown[] } };
     return { tag, nodules: meta.truth.nodules.length };
   });
@@ -49,7 +49,7 @@ function scanList(rows: readonly LabelledCandidate[], cache: string): StudyScan[
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
-    stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' },
+    stage: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, stress: { type: 'string' }, dense: { type: 'string' }, solid: { type: 'string' },
     cache: { type: 'string' }, folds: { type: 'string' }, rounds: { type: 'string' }, depth: { type: 'string' }, lr: { type: 'string' }, wpos: { type: 'string' },
     without: { type: 'string' },
   } });
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const from = Number(values.from ?? 1), to = Number(values.to ?? 12);
   const cache = values.cache ?? join(tmpdir(), 'sr-chest-train');
   const stage = values.stage === '1' ? 1 : 2;
-  const allRows = await collect(range(`${from}..${to}`), cache, (s) => process.stdout.write(`${s}\n`), stage, range(values.stress), range(values.dense));
+  const allRows = await collect(range(`${from}..${to}`), cache, (s) => process.stdout.write(`${s}\n`), stage, range(values.stress), range(values.dense), false, range(values.solid));
   const names: readonly string[] = stage === 1 ? FIRST_STAGE_FEATURES : FEATURE_NAMES;
   const drop = new Set((values.without ?? '').split(',').filter((f) => f.length > 0));
   for (const f of drop) if (!names.includes(f)) throw new Error(`--without: no feature ${f}`);

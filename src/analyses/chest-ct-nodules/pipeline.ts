@@ -19,7 +19,7 @@ import { firstStageFeatures, firstStageProbability } from './first-stage.ts';
 import type { CandidateMeasures } from './features.ts';
 import { segmentLungs } from './lung-segmentation.ts';
 import type { LungSegmentation } from './lung-segmentation.ts';
-import { segmentNodule } from './segment-nodule.ts';
+import { denseBeyondLung, segmentNodule } from './segment-nodule.ts';
 import type { NoduleSegmentation, TypeRules } from './segment-nodule.ts';
 import { retypeKept } from './retype.ts';
 import type { RetypePipelineOption } from './retype.ts';
@@ -293,7 +293,7 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
     // over the kept one leaked onto it from a neighbour (a juxtapleural seed grown over a calcified nodule 9 mm
     // away, tuning seed 19): the kept finding stays, with its own centre.
     const k = kept[i] as DetectedNodule;
-    const inCore = distMm(k.centerMm, f.seg.peakLps) <= f.seg.rayRadiusMm;
+    const inCore = distMm(k.centerMm, f.seg.centreLps) <= f.seg.rayRadiusMm;
     if (f.stage === 'fine' && f.seg.volumeMm3 > 2 * k.seg.volumeMm3 && insideMask(f.seg.mask, k.centerMm) && inCore) kept[i] = { ...f, probability: k.probability };
   }
   kept.sort((a, b) => b.probability - a.probability);
@@ -305,12 +305,13 @@ export function runPipeline(vol: Int16Volume, opts: PipelineOptions = {}): Pipel
 
 /**
  * Where a nodule is: the mask's centroid, unless the mask runs along an attached vessel and drags it away from the
- * nodule; then the intensity peak at the seed marks the nodule better.
+ * nodule; then the point the segmentation was measured from marks the nodule better (its intensity peak, or for
+ * ground glass the centre of its largest ball of ground-glass attenuation: its peak is often the vessel it touches).
  */
 export function noduleCentre(seg: NoduleSegmentation): Vec3 {
   const centroid = centroidLps(seg.mask);
-  const drift = Math.hypot(centroid[0] - seg.peakLps[0], centroid[1] - seg.peakLps[1], centroid[2] - seg.peakLps[2]);
-  return drift <= Math.max(1.5, 0.6 * seg.rInMm) ? centroid : seg.peakLps;
+  const drift = Math.hypot(centroid[0] - seg.centreLps[0], centroid[1] - seg.centreLps[1], centroid[2] - seg.centreLps[2]);
+  return drift <= Math.max(1.5, 0.6 * seg.rInMm) ? centroid : seg.centreLps;
 }
 
 /** The second stage's probability `p` of a fine-path nodule with the priors that are not learnt applied. */
@@ -322,6 +323,9 @@ export function withPriors(f: Pick<DetectedNodule, 'stage' | 'seg' | 'measures' 
   // models never saw such a cut and score it as they would a round dot (LIDC-IDRI-0003, 11 slices: 2 vessels on
   // the last slice at 0.56 and 0.60). Kept in the list for the reader, below the display threshold.
   if (cutByScanEdge(lungLabels, f)) q = Math.min(q, COARSE_PROBABILITY_CAP);
+  // Prior, not learnt: a calcified finding whose calcium-dense region runs on beyond the lung is a bone at the lung's
+  // edge (denseBeyondLung; the phantoms have no bone of 1400 HU against the lung for the model to have learnt from).
+  if (denseBeyondLung(f.seg)) q = Math.min(q, COARSE_PROBABILITY_CAP);
   // Prior, not learnt: a sub-solid opacity under 3.5 mm is below what either guideline reports (Fleischner:
   // no follow-up for GGN < 6 mm) and at ~100 HU of contrast it is mostly parenchymal texture or noise; the linear
   // model cannot express "small AND faint", so it is down-weighted here.

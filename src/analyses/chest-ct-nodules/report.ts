@@ -14,6 +14,7 @@ import type { LungSegmentation } from './lung-segmentation.ts';
 import { axialAxes, round1 } from './measure.ts';
 import type { DetectedNodule, PipelineResult } from './pipeline.ts';
 import { cutByScanEdge } from './pipeline.ts';
+import { denseBeyondLung } from './segment-nodule.ts';
 import { regionStats } from '../../imaging/index.ts';
 
 /** Findings at or above this probability enter the label map, Lung-RADS, Brock and Fleischner. */
@@ -101,6 +102,7 @@ export function buildFindings(res: PipelineResult, analysisVersion: string): Nod
       `shape: elongation ${n.measures.moments.elongation.toFixed(2)}, Hessian λ ratios ${(n.measures.hessian[0] / (n.measures.hessian[2] || 1)).toFixed(2)}/${(n.measures.hessian[1] / (n.measures.hessian[2] || 1)).toFixed(2)}`,
       `${loc.side} lung, ${loc.zone} zone, ${loc.centralPeripheral}${loc.juxtapleural ? ', juxtapleural' : ''}`,
       ...(solidMm !== undefined ? [`solid component mean diameter ${solidMm.toFixed(1)} mm`] : []),
+      ...(denseBeyondLung(n.seg) ? ['its calcium-dense region runs on beyond the lung: the edge of a bone (rib, vertebra, costal cartilage) more likely than a calcified nodule; its probability is held below the display threshold'] : []),
       ...(cutByScanEdge(res.lungs.labels, n) ? ['cut by the first or last slice of the scan: only partly imaged; its size is that of the imaged part and, unless a mass, its probability is held below the display threshold'] : []),
     ];
     const finding: Finding = {

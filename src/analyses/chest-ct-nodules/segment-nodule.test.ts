@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createVolume, dilate, ijkToLps, voxelCount, voxelVolumeMm3 } from '../../imaging/index.ts';
 import type { Vec3 } from '../../imaging/index.ts';
 import { axialAxes } from './measure.ts';
-import { CALCIFIED_PV_MEAN_HU, coreInMask, decideNoduleType, refineSubSolidType, refineType, segmentNodule } from './segment-nodule.ts';
+import { CALCIFIED_PV_MEAN_HU, SOLID_HU, coreInMask, denseBeyondLung, decideNoduleType, refineSubSolidType, refineType, segmentNodule } from './segment-nodule.ts';
 import { blurredScene } from './test-scene.ts';
 
 /**
@@ -59,6 +59,25 @@ test('a ground-glass nodule on a vessel of ground-glass attenuation: the radial 
   assert.ok(off.volumeMm3 > seg.volumeMm3 * 1.2, `uncapped ${off.volumeMm3.toFixed(0)} mm³`);
 });
 
+test('a ground-glass nodule touching a solid vessel: measured from its own centre, the vessel taken out of its mask', () => {
+  const { vol, lung, c, sphereMm3 } = vesselScene(-500, 40);
+  const seg = segmentNodule(vol, lung, c, 3);
+  assert.ok(seg);
+  assert.equal(seg.type, 'ground-glass');
+  const dist = (a: Vec3, b: Vec3) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+  // The brightest voxel near the seed is the vessel's side of the sphere; the centre of the largest ball of ground
+  // glass is the sphere's.
+  assert.ok(dist(seg.peakLps, c) > 1, `peak ${seg.peakLps.join(', ')}`);
+  assert.ok(dist(seg.centreLps, c) < 0.75, `centre ${seg.centreLps.join(', ')}`);
+  // Before (measured): the vessel in the mask, 2.20× the sphere and 8.8 mm mean diameter; now 1.02×, 6.0 mm.
+  let maxHu = -Infinity;
+  seg.mask.data.forEach((m, v) => { if (m !== 0) maxHu = Math.max(maxHu, seg.smooth.data[v] as number); });
+  assert.ok(maxHu <= SOLID_HU, `brightest voxel of the mask ${maxHu.toFixed(0)} HU`);
+  assert.ok(seg.volumeMm3 < 1.25 * sphereMm3 && seg.volumeMm3 > 0.8 * sphereMm3, `volume ${seg.volumeMm3.toFixed(0)} mm³ vs sphere ${sphereMm3.toFixed(0)} mm³`);
+  const d = axialAxes(seg.mask).meanDiameterMm;
+  assert.ok(d > 5 && d < 7, `mean diameter ${d.toFixed(1)} mm (sphere 6 mm)`);
+});
+
 test('the coarse path segments the same nodule on a ≥ 1 mm grid with a similar volume', () => {
   const { vol, lung, c, sphereMm3 } = vesselScene();
   const fine = segmentNodule(vol, lung, c, 3);
@@ -107,6 +126,45 @@ test('a 30 mm solid mass against a rib (50 HU, noisy) is not calcified: calcifie
   assert.ok(seg);
   assert.notEqual(seg.type, 'calcified');
   assert.ok(seg.peakHu < 200, `peak ${seg.peakHu.toFixed(0)} HU`);
+});
+
+/** Lung (y < 4 mm, −850 HU) against bone of `boneHu` from the pleura inwards (y > 4), with either a bump of that bone
+ * into the lung mask (a hemisphere of 4 mm at the pleura: a rib or vertebra the widened lung mask reaches) or a
+ * calcified nodule of `noduleHu` (3 mm radius) touching the bone; 1 mm grid. */
+function boneScene(boneHu: number, nodule: { hu: number } | 'bump'): { vol: ReturnType<typeof createVolume<Int16Array>>; lung: ReturnType<typeof createVolume<Uint8Array>> } {
+  const dims: Vec3 = [40, 40, 40];
+  const spacing: Vec3 = [1, 1, 1];
+  const origin: Vec3 = [-20, -20, -20];
+  const data = new Int16Array(voxelCount(dims));
+  const lungData = new Uint8Array(voxelCount(dims));
+  const sig = (d: number) => 1 / (1 + Math.exp(d / 0.4));
+  let v = 0;
+  for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++, v++) {
+    const x = origin[0] + i, y = origin[1] + j, z = origin[2] + k;
+    lungData[v] = y < 4 ? 1 : 0;
+    const bone = nodule === 'bump' ? Math.max(sig(4 - y), sig(Math.hypot(x, y - 4, z) - 4)) : sig(4 - y);
+    const nod = nodule === 'bump' ? 0 : sig(Math.hypot(x, y - 1, z) - 3);
+    const hu = nodule === 'bump' ? boneHu : nodule.hu;
+    data[v] = Math.round(-850 + Math.max(bone * (boneHu + 850), nod * (hu + 850)));
+  }
+  return { vol: createVolume(data, { dims, spacing, origin }), lung: createVolume(lungData, { dims, spacing, origin }) };
+}
+
+test('denseBeyondLung: a bump of 1400 HU bone in the lung mask is bone; calcified nodules touching bone are not, unless as dense as cortical bone', () => {
+  const flag = (boneHu: number, nodule: { hu: number } | 'bump'): boolean => {
+    const { vol, lung } = boneScene(boneHu, nodule);
+    const seg = segmentNodule(vol, lung, [0, 1, 0], 3);
+    assert.ok(seg);
+    assert.equal(seg.type, 'calcified');
+    return denseBeyondLung(seg);
+  };
+  assert.equal(flag(1400, 'bump'), true);
+  // Dimmer than the bone it touches: a nodule.
+  assert.equal(flag(1400, { hu: 400 }), false);
+  // As dense as the bone, but below cortical bone (the phantoms' 500 HU ribs): a nodule.
+  assert.equal(flag(600, { hu: 600 }), false);
+  // A nodule of cortical density touching bone cannot be told from it (benign either way: held below the threshold).
+  assert.equal(flag(1400, { hu: 1300 }), true);
 });
 
 test('a 7 mm calcified nodule (400 HU) is calcified', () => {
