@@ -973,7 +973,8 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
   const growMm = Math.min(Math.max(h * 1.01, 0.25 * rho), Math.max(h * 1.01, 1));
   const grow = withData(hu, inMaskBox(core, growMm, (m) => dilate(m, { radiusMm: growMm }), new Uint8Array(n)));
   // Leakage cap: a vessel thicker than the opening ball survives the opening; nothing of the nodule lies beyond
-  // ~1.6× its own (ray-median) radius from the peak even when lobulated, so what does is an attached structure.
+  // ~1.6× its own (ray-median) radius from its anchor (the peak; ground glass: its own centre) even when lobulated, so
+  // what does is an attached structure.
   const rRay = Math.max(0.5 * rEst, rayRadiusMm(s, allowed, dims, anchor, h, T));
   // Inside the pleural envelope a mass is bounded by it; its lobes and irregular margin reach further than 1.6 ray radii.
   const capVox = ((env ? MASS_CAP_FACTOR : 1.6) * rRay + 2 * h) / h;
@@ -990,7 +991,7 @@ function segmentOnce(vol: Int16Volume, lungLabels: MaskVolume, seedLps: Vec3, ra
     fin[v] = 1;
     count++;
   }
-  // The component at the peak (not the largest: a cut-off vessel stump can outgrow a small nodule).
+  // The component at the anchor (not the largest: a cut-off vessel stump can outgrow a small nodule).
   const cc3 = connectedComponents(withData(hu, fin), { connectivity: 6 });
   const l3 = cc3.count > 1 ? labelNear(cc3.labels.data, dims, anchor, (rSearch + rho) / h + 1) : 1;
   let mask = withData(hu, cc3.count > 1 ? keepLabel(cc3.labels.data, l3 || 1) : fin);
@@ -1153,6 +1154,10 @@ export function denseBeyondLung(seg: Pick<NoduleSegmentation, 'type' | 'smooth' 
   const [nx, ny] = seg.smooth.dims;
   const atV = at[0] + at[1] * nx + at[2] * nx * ny;
   const s = seg.smooth.data;
+  // Most calcified findings are below cortical bone: decided before the labelling (this runs for the prior and again
+  // for the report's reasons).
+  const peak = s[atV] as number;
+  if (peak < BONE_CORTEX_HU) return false;
   const dense = withData(seg.lung, Uint8Array.from(s, (x) => (x > CALCIFIED_CORE_HU ? 1 : 0)));
   const cc = connectedComponents(dense, { connectivity: 6 });
   const l = cc.labels.data[atV] as number;
@@ -1167,7 +1172,7 @@ export function denseBeyondLung(seg: Pick<NoduleSegmentation, 'type' | 'smooth' 
   });
   // And the finding is as dense as what lies beyond: a calcified nodule against a rib is dimmer than the rib's
   // cortex, and only blur joins them (a 363 HU juxtapleural phantom nodule peaking at 247 HU beside a 500 HU rib).
-  return (s[atV] as number) >= BONE_CORTEX_HU && beyond > DENSE_BEYOND_RATIO * inMask && (s[atV] as number) >= DENSE_BEYOND_PEAK_SHARE * beyondMax;
+  return beyond > DENSE_BEYOND_RATIO * inMask && peak >= DENSE_BEYOND_PEAK_SHARE * beyondMax;
 }
 
 /**
