@@ -11,7 +11,7 @@ import { buildFindings, DISPLAY_THRESHOLD, studyReport } from './report.ts';
 import { NODULE_TYPE_MODEL } from './type-model-weights.ts';
 import { NODULE_MODEL } from './model.ts';
 
-export const CHEST_NODULES_VERSION = '0.11.0';
+export const CHEST_NODULES_VERSION = '0.12.0';
 export const MAX_SLICE_THICKNESS_MM = 3;
 /** Less aerated lung than this (mL) in the pixels: not a chest CT for this analysis. */
 export const MIN_LUNG_ML = 30;

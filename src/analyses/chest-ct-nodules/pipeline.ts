@@ -88,7 +88,10 @@ export const MIN_NODULE_DIAMETER_MM = 3;
  * Distinct candidates given the fine segmentation and the second-stage model (the costly step: ≈ 50 ms each on the
  * bench volume). 90 was tried (froc-tuning.ts --from 13 --to 24 --fine 90, code of c50d860): CPM 0.801 → 0.789, ≥ 4 mm
  * at ≤ 1 FP/scan 82.4 → 82.4 %: the nodules past the first 60 there rank 99–123 (first-stage p ≤ 0.02), so the extra
- * 30 are second-stage false positives only.
+ * 30 are second-stage false positives only. 80 again with the 0.12.0 first stage (which by 5-fold CV over the 126
+ * training scans puts 893 of 1082 nodules in the first 80 of this order and 863 in the first 60; 961 have a candidate),
+ * both models retrained on rows made at 80: held-out dense 91..100 CPM 0.864 (60: 0.867), plain 25..44 0.831 (0.831),
+ * ≥ 4 mm at ≤ 1 FP/scan equal — the nodules it adds end below the second stage's 8 FP/scan level, so 60 stays.
  */
 export const FINE_CANDIDATES = 60;
 
@@ -179,8 +182,8 @@ export function fineOrder(scored: readonly ScoredCandidate[], nFine: number, int
   // whose centres the blob filter cannot see) and the score alone.
   const byScore = [...scored].sort((a, b) => b.p1 - a.p1);
   const byBlob = interleaveBlob ? scored.filter((c) => c.candidate.source === 'blob').sort((a, b) => b.candidate.blob - a.candidate.blob) : [];
-  // Calcium candidates (≤ CALCIUM_MAX_CANDIDATES) right after the cores, whatever their first-stage score: the first
-  // stage was trained before they existed.
+  // Calcium candidates (≤ CALCIUM_MAX_CANDIDATES) right after the cores, whatever their first-stage score: they came
+  // after the first stage of 0.9.0 was trained (the 0.12.0 first stage has seen them; the order was kept).
   const calcium = scored.filter((c) => c.candidate.source === 'calcium');
   const out: ScoredCandidate[] = [...cores, ...calcium];
   const seen = new Set<ScoredCandidate>(out);
