@@ -5,7 +5,7 @@
  * written once, so a change to the comparison (followup.ts, followup-manifest.ts) is measured in minutes instead of
  * re-running the detector on every scan.
  *
- *   nice node --import tsx src/analyses/chest-ct-nodules/followup-tuning.ts --seed 3 --cases 10 [--dir DIR] [--no-probe]
+ *   nice node --import tsx src/analyses/chest-ct-nodules/followup-tuning.ts --seed 3 --cases 10 [--dir DIR] [--no-probe] [--probe-support P]
  *
  * The cache holds findings and measurements only (no label map); delete DIR/analysis-cache after a change to the
  * detector itself.
@@ -38,12 +38,12 @@ function cached(base: AnalysisManifest, dir: string): AnalysisManifest {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seed: { type: 'string' }, cases: { type: 'string' }, dir: { type: 'string' }, 'no-probe': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { seed: { type: 'string' }, cases: { type: 'string' }, dir: { type: 'string' }, 'no-probe': { type: 'boolean' }, 'probe-support': { type: 'string' } } });
   const seed = Number(values.seed ?? '3');
   const cases = Number(values.cases ?? '10');
   if (!(Number.isInteger(seed) && seed >= 0 && seed < 1000)) throw new Error('tuning seeds only (0..999)');
   const dir = values.dir ?? `/tmp/sr-followup-tune-${seed}`;
-  const manifest = withFollowUp(cached(chestCtNodules, join(dir, 'analysis-cache')), { probe: values['no-probe'] !== true });
+  const manifest = withFollowUp(cached(chestCtNodules, join(dir, 'analysis-cache')), { probe: values['no-probe'] !== true, ...(values['probe-support'] !== undefined ? { probeSupport: Number(values['probe-support']) } : {}) });
   const writeFollowUpPairs = async (outDir: string, o: { seed: number; cases: number }): Promise<FollowUpPairWriteResult[]> => {
     const { writeFollowUpPair } = await import('../../../eval/phantoms/followup.ts');
     const out: FollowUpPairWriteResult[] = [];

@@ -30,7 +30,7 @@ import type { Finding } from '../../engine/types.ts';
 import type { Affine4, Vec3 } from '../../imaging/index.ts';
 import { applyAffine, invertAffine } from '../../imaging/index.ts';
 
-export const FOLLOWUP_VERSION = '0.3.0';
+export const FOLLOWUP_VERSION = '0.3.1';
 export type FollowUpStatus = 'new' | 'stable' | 'grown' | 'shrunk' | 'resolved';
 
 export interface FollowUpOptions {
