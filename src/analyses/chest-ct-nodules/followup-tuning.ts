@@ -42,8 +42,11 @@ async function main(): Promise<void> {
   const seed = Number(values.seed ?? '3');
   const cases = Number(values.cases ?? '10');
   if (!(Number.isInteger(seed) && seed >= 0 && seed < 1000)) throw new Error('tuning seeds only (0..999)');
+  const probeSupport = values['probe-support'] === undefined ? undefined : Number(values['probe-support']);
+  // A typo would be NaN, and no probability is below NaN: every probed finding would pass the floor unnoticed.
+  if (probeSupport !== undefined && !(probeSupport >= 0 && probeSupport <= 1)) throw new Error(`--probe-support must be a probability in [0, 1], got ${String(values['probe-support'])}`);
   const dir = values.dir ?? `/tmp/sr-followup-tune-${seed}`;
-  const manifest = withFollowUp(cached(chestCtNodules, join(dir, 'analysis-cache')), { probe: values['no-probe'] !== true, ...(values['probe-support'] !== undefined ? { probeSupport: Number(values['probe-support']) } : {}) });
+  const manifest = withFollowUp(cached(chestCtNodules, join(dir, 'analysis-cache')), { probe: values['no-probe'] !== true, ...(probeSupport !== undefined ? { probeSupport } : {}) });
   const writeFollowUpPairs = async (outDir: string, o: { seed: number; cases: number }): Promise<FollowUpPairWriteResult[]> => {
     const { writeFollowUpPair } = await import('../../../eval/phantoms/followup.ts');
     const out: FollowUpPairWriteResult[] = [];
